@@ -1,0 +1,1 @@
+"""One module per command-line program (`braggflow.<name>`), each a thin layer."""
