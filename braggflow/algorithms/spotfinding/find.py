@@ -1,0 +1,235 @@
+"""The spot-finding driver: blocks of images in parallel (joblib), seams merged, filtered."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from braggflow.algorithms.spotfinding.blocks import BlockResult, BlockTask, process_block
+from braggflow.algorithms.spotfinding.centroids import SpotStats, concat_stats
+from braggflow.algorithms.spotfinding.filters import FilterCounts, filter_spots
+from braggflow.algorithms.spotfinding.labelling import merge_seam_components
+from braggflow.algorithms.spotfinding.params import SpotFinderParams, check_threshold_params
+from braggflow.errors import ParameterError
+
+STRONG_FLAG = np.uint64(1 << 5)
+
+
+@dataclass(frozen=True, slots=True)
+class SpotFindingResult:
+    """Strong spots (DIALS column names and dtypes) plus what the log needs.
+
+    image_numbers : (m,) 1-based numbers of the images processed
+    strong_pixels_per_image : (m,) strong pixels found on each (before any rejection)
+    spots_per_image : (m,) final spots counted by the image holding their z centroid
+    """
+
+    columns: dict[str, np.ndarray]
+    image_numbers: np.ndarray
+    strong_pixels_per_image: np.ndarray
+    spots_per_image: np.ndarray
+    n_strong_pixels: int
+    counts: FilterCounts
+    min_spot_size: int
+    max_spot_size: int
+    rejected_images: tuple[int, ...]
+    warnings: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.columns["n_signal"].shape[0])
+
+    def __repr__(self) -> str:
+        return f"<SpotFindingResult {len(self):,} spots on {self.image_numbers.size} images>"
+
+
+def _check(params: SpotFinderParams) -> None:
+    check_threshold_params(params.threshold)
+    f = params.filter
+    if not isinstance(f.min_spot_size, int):
+        raise ParameterError(
+            "spotfinder.filter.min_spot_size = Auto: resolve it first (resolve_auto)"
+        )
+    if f.min_spot_size < 1 or f.max_spot_size < 1:
+        raise ParameterError("spotfinder.filter.min_spot_size/max_spot_size must be >= 1")
+    if params.mp.method != "none":
+        raise ParameterError(
+            f"spotfinder.mp.method = {params.mp.method}: braggflow supports only 'none'"
+        )
+
+
+def _local_ranges(reader, scan_range) -> list[tuple[int, int]]:
+    """Scan ranges (1-based inclusive image numbers) as [start, stop) sweep indices."""
+    i0, i1 = reader.image_range
+    if not scan_range:
+        return [(0, len(reader))]
+    out = []
+    for j0, j1 in scan_range:
+        if j1 < j0:
+            raise ParameterError(f"spotfinder.scan_range = {j0},{j1}: must be ascending")
+        if j0 < i0 or j1 > i1:
+            raise ParameterError(
+                f"spotfinder.scan_range = {j0},{j1}: must lie within images {i0}..{i1}"
+            )
+        out.append((j0 - i0, j1 - i0 + 1))
+    return out
+
+
+def _excluded(params: SpotFinderParams, first_image: int) -> tuple[int, ...]:
+    """Sweep indices named by `exclude_images` ("exp:start:end", experiment 0 only)."""
+    out: set[int] = set()
+    for group in params.exclude_images:
+        for item in group:
+            parts = str(item).split(":")
+            if len(parts) != 3 or not all(p.lstrip("-").isdigit() for p in parts):
+                raise ParameterError(
+                    f"spotfinder.exclude_images = {item}: expected exp:start:end"
+                )
+            exp, a, b = (int(p) for p in parts)
+            if exp == 0:
+                out.update(range(a - first_image, b - first_image + 1))
+    return tuple(sorted(out))
+
+
+def _tasks(reader, params: SpotFinderParams, ranges, nproc: int) -> list[BlockTask]:
+    connect_z = not params.force_2d
+    excluded = _excluded(params, reader.image_range[0])
+    tasks = []
+    for start, stop in ranges:
+        n = stop - start
+        size = params.mp.chunksize or max(1, min(50, math.ceil(n / (4 * max(nproc, 1)))))
+        edges = list(range(start, stop, size)) + [stop]
+        for a, b in zip(edges[:-1], edges[1:]):
+            seams = tuple(s for s, keep in ((a, a > start), (b - 1, b < stop)) if keep)
+            tasks.append(
+                BlockTask(
+                    a, b, seams, connect_z, params.threshold,
+                    params.filter.max_strong_pixel_fraction,
+                    params.region_of_interest, excluded,
+                )
+            )
+    return tasks
+
+
+def _run(reader, tasks, static_mask, nproc) -> Iterator[BlockResult]:
+    if nproc <= 1 or len(tasks) <= 1:
+        return (process_block(reader, t, static_mask) for t in tasks)
+    parallel = Parallel(n_jobs=nproc, return_as="generator")
+    return parallel(delayed(process_block)(reader, t, static_mask) for t in tasks)
+
+
+def _collect_panel(results, ranges, p, connect_z) -> SpotStats:
+    parts = [r.panels[p].stats for r in results]
+    shape = results[0].shapes[p]
+    for start, stop in ranges:
+        in_range = [r.panels[p] for r in results if start <= r.start < stop]
+        parts.append(merge_seam_components(in_range, shape[0], shape[1], connect_z=connect_z))
+    return concat_stats(parts)
+
+
+def find_spots(
+    reader,
+    params: SpotFinderParams,
+    *,
+    scan_range: Sequence[tuple[int, int]] | None = None,
+    nproc: int = 1,
+    static_mask: tuple[np.ndarray, ...] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SpotFindingResult:
+    """Find strong spots in a sweep.
+
+    Parameters
+    ----------
+    reader : has ``len()``, ``image_range`` (1-based inclusive) and ``read(i)`` returning
+        (per-panel data, per-panel bool valid masks) for sweep index i; must be picklable.
+    params : `SpotFinderParams` with Auto already resolved (see `resolve_auto`)
+    scan_range : 1-based inclusive image ranges (default `params.scan_range`, else all)
+    nproc : worker processes (joblib); results do not depend on it
+    static_mask : per-panel (ny, nx) bool valid masks applied to every image
+    progress : called in this process with the cumulative number of images done
+    """
+    _check(params)
+    ranges = _local_ranges(reader, scan_range if scan_range is not None else params.scan_range)
+    tasks = _tasks(reader, params, ranges, nproc)
+    results: list[BlockResult] = []
+    for res in _run(reader, tasks, static_mask, nproc):
+        results.append(res)
+        if progress is not None:
+            progress(sum(r.stop - r.start for r in results))
+    return _assemble(reader, params, ranges, results)
+
+
+def _assemble(reader, params, ranges, results) -> SpotFindingResult:
+    connect_z = not params.force_2d
+    n_panels = len(results[0].panels) if results else 0
+    per_panel = [_collect_panel(results, ranges, p, connect_z) for p in range(n_panels)]
+    panel = np.concatenate([np.full(len(s), p, np.uint64) for p, s in enumerate(per_panel)])
+    stats = concat_stats(per_panel)
+    order = np.lexsort((stats.first_key, panel))
+    stats, panel = stats.select(order), panel[order]
+    f = params.filter
+    keep, counts = filter_spots(
+        stats, min_spot_size=f.min_spot_size, max_spot_size=f.max_spot_size,
+        max_separation=f.max_separation,
+    )
+    kept = stats.select(keep)
+    columns = spot_columns(kept, panel[keep], reader.image_range[0] - 1)
+    return _result(reader, params, results, columns, counts, kept)
+
+
+def _result(reader, params, results, columns, counts, kept) -> SpotFindingResult:
+    starts = np.concatenate([np.arange(r.start, r.stop) for r in results]) if results else (
+        np.zeros(0, np.int64)
+    )
+    strong = np.concatenate([r.strong_pixels for r in results]) if results else starts * 0
+    order = np.argsort(starts, kind="stable")
+    starts, strong = starts[order], strong[order]
+    rejected = tuple(sorted(i for r in results for i in r.rejected))
+    frames = np.floor(kept.centroid_px[:, 2]).astype(np.int64)
+    spots = np.array([np.count_nonzero(frames == s) for s in starts], dtype=np.int64)
+    i0 = reader.image_range[0]
+    warnings = tuple(
+        f"image {i0 + i}: {strong[np.searchsorted(starts, i)]} strong pixels exceed"
+        f" max_strong_pixel_fraction = {params.filter.max_strong_pixel_fraction};"
+        " its pixels were dropped"
+        for i in rejected
+    )
+    n_strong = int(strong.sum() - sum(strong[np.searchsorted(starts, i)] for i in rejected))
+    return SpotFindingResult(
+        columns=columns,
+        image_numbers=starts + i0,
+        strong_pixels_per_image=strong,
+        spots_per_image=spots,
+        n_strong_pixels=n_strong,
+        counts=counts,
+        min_spot_size=int(params.filter.min_spot_size),
+        max_spot_size=int(params.filter.max_spot_size),
+        rejected_images=tuple(i0 + i for i in rejected),
+        warnings=warnings,
+    )
+
+
+def spot_columns(stats: SpotStats, panel: np.ndarray, z_offset: int) -> dict[str, np.ndarray]:
+    """DIALS strong.refl columns (without shoebox) for the given spots."""
+    n = len(stats)
+    bbox = stats.bbox.copy()
+    bbox[:, 4:6] += z_offset
+    xyz = stats.centroid_px.copy()
+    xyz[:, 2] += z_offset
+    return {
+        "bbox": bbox.astype(np.int32),
+        "flags": np.full(n, STRONG_FLAG, dtype=np.uint64),
+        "id": np.zeros(n, dtype=np.int32),
+        "intensity.sum.value": stats.intensity.astype(np.float64),
+        "intensity.sum.variance": stats.intensity.astype(np.float64),
+        "n_signal": stats.n_signal.astype(np.int32),
+        "panel": np.asarray(panel, dtype=np.uint64),
+        "xyzobs.px.value": xyz.astype(np.float64),
+        "xyzobs.px.variance": stats.variance_px.astype(np.float64),
+    }
+
+
+__all__ = ["SpotFindingResult", "find_spots", "spot_columns", "STRONG_FLAG"]
