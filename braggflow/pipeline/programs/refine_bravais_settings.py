@@ -18,9 +18,9 @@ from braggflow.pipeline.params import extract_params
 from braggflow.report import bravais as report
 
 # DIALS' program overrides of the refinement scope
+# DIALS 3.12 refines beam and detector in every setting (newer DIALS fixes them); we follow
+# 3.12 so that the recommended setting agrees with the DIALS users compare us against.
 OVERRIDES = """\
-refinement.parameterisation.beam.fix = all
-refinement.parameterisation.detector.fix = all
 refinement.reflections.reflections_per_degree = 100
 """
 
@@ -75,7 +75,7 @@ def run(ctx: RunContext) -> None:
     result = refine_bravais_settings(experiments, reflections, params, refinement)
     for line in report.space_group_lines(result) + report.failures(result):
         ctx.info(line)
-    ctx.show(report.bravais_table(result))
+    ctx.info(report.table_text(result))
     ctx.info(report.recommended_line(result))
     prefix = p.output.prefix or ""
     directory = p.output.directory or "."
