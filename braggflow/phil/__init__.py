@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._cli import ArgumentInterpreter
+from ._extract import ScopeExtract
+from ._fetch import PhilDeprecationWarning
 from ._tree import Definition, ObjectLocator, Scope
 from ._words import AUTO, Auto, AutoType, Word, is_name
-from ._extract import ScopeExtract
 
 __all__ = [
     "AUTO",
+    "ArgumentInterpreter",
+    "PhilDeprecationWarning",
     "Auto",
     "AutoType",
     "Definition",

@@ -72,10 +72,23 @@ def extract_scope(scope: Any, parent: ScopeExtract | None = None) -> ScopeExtrac
         value = obj.extract(result)
         existing = d.get(name)
         if obj.is_scope and isinstance(existing, ScopeExtract):
-            existing.__dict__.update(value.__dict__)
+            _merge(existing, value)
         else:
             d[name] = value
     return result
+
+
+def _merge(into: ScopeExtract, other: ScopeExtract) -> None:
+    """Join two same-named scopes member by member (recursively for nested scopes)."""
+    d = into.__dict__
+    for name, value in other.__dict__.items():
+        existing = d.get(name)
+        if isinstance(existing, ScopeExtract) and isinstance(value, ScopeExtract):
+            _merge(existing, value)
+        elif isinstance(existing, list) and isinstance(value, list):
+            existing.extend(value)
+        else:
+            d[name] = value
 
 
 def format_scope(master: Any, python_object: Any) -> Any:

@@ -190,6 +190,9 @@ def _fetch_definition(mobj: Any, matches: list[Any], ctx: _Ctx) -> Any:
         return mobj.copy()
     for m in matches:
         ctx.used.add(id(m))
+    # every source value is resolved (choices checked, variables substituted), last one wins
+    for m in matches[:-1]:
+        mobj.fetch_value(m, ctx.diff, ctx.used)
     fetched = mobj.fetch_value(matches[-1], ctx.diff, ctx.used)
     if ctx.diff or mobj.deprecated:
         if _key(fetched) == _key(mobj):
@@ -206,7 +209,7 @@ def _fetch_definition(mobj: Any, matches: list[Any], ctx: _Ctx) -> Any:
 def _fetch_instance(template: Any, candidate: Any, ctx: _Ctx) -> Any:
     if template.is_definition:
         ctx.used.add(id(candidate))
-        return template.fetch_value(candidate, False, ctx.used)
+        return template.fetch_value(candidate, ctx.diff, ctx.used)
     ctx.used.add(id(candidate))
     return _fetch_scope(template, list(candidate.objects), ctx.no_diff())
 
@@ -219,6 +222,15 @@ def _default_instance(template: Any, ctx: _Ctx) -> Any:
 
 def _fetch_multiple(template: Any, later: list[Any], matches: list[Any], ctx: _Ctx) -> list[Any]:
     default = _default_instance(template, ctx)
+    if not later and all(m.is_template != 0 for m in matches):
+        for m in matches:
+            _mark_used(m, ctx.used)  # nothing to compare: do not even convert the default
+        if template.optional is False:
+            return [] if ctx.diff else [default]
+        if ctx.diff:
+            return []
+        default.is_template = 1
+        return [default]
     default_key = _key(default)
     master_keys = {default_key}
     candidates: list[Any] = []
@@ -229,7 +241,9 @@ def _fetch_multiple(template: Any, later: list[Any], matches: list[Any], ctx: _C
         else:
             candidates.append(inst)
     for m in matches:
-        candidates.append(_fetch_instance(template, m, ctx))
+        _mark_used(m, ctx.used)
+        if m.is_template == 0:  # a template in a source (format of []) means "no instance"
+            candidates.append(_fetch_instance(template, m, ctx))
     kept: list[tuple[str, Any]] = []
     for inst in candidates:
         k = _key(inst)
@@ -239,7 +253,8 @@ def _fetch_multiple(template: Any, later: list[Any], matches: list[Any], ctx: _C
         kept.append((k, inst))
     result = [o for _, o in kept]
     if ctx.diff and template.is_scope:
-        result = [_fetch_scope(template, list(_source_of(o)), ctx) or o for o in result]
+        # an instance differing from the default shows only its differing members
+        result = [_fetch_scope(template, list(o.objects), ctx) or o for o in result]
     if template.optional is False:
         if not ctx.diff:
             result.insert(0, default)
@@ -247,10 +262,6 @@ def _fetch_multiple(template: Any, later: list[Any], matches: list[Any], ctx: _C
         default.is_template = -1 if result else 1
         result.insert(0, default)
     return result
-
-
-def _source_of(inst: Any) -> list[Any]:
-    return inst.objects
 
 
 def _with_alias(mobj: Any, src_children: list[Any]) -> list[Any]:

@@ -32,7 +32,9 @@ def process_includes(scope: Any, file_name: str | None = None, _stack: list[str]
 
 
 def _expand(obj: Any, file_name: str | None, stack: list[str]) -> list[Any]:
-    words = obj.words
+    from ._variables import resolve_words
+
+    words = resolve_words(obj, obj.words, None, environment=True)
     where = obj.where_str()
     if len(words) < 2:
         raise PhilError(f'"include" must be followed by at least two arguments{where}')

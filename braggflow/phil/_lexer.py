@@ -7,6 +7,7 @@ VALUE token whose ``value`` is the list of :class:`Word`.
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from lark.lexer import Lexer, Token
@@ -15,8 +16,10 @@ from braggflow.errors import PhilSyntaxError
 
 from ._words import Word, is_identifier, is_name, where_str
 
-_HEAD_STOP = frozenset("{}=")
-_VALUE_STOP = frozenset("{};")
+_HEAD_STOP = re.compile(r"[^\s{}=]*")
+_VALUE_STOP = re.compile(r"[^\s{};]*")
+_ANY_STOP = re.compile(r"\S*")
+_WS = re.compile(r"\s*")
 
 
 class _Tok(Token):
@@ -64,72 +67,58 @@ class Scanner:
         self.line = 1
         self.source_info = source_info
         self.open_braces: list[int] = []  # lines of unclosed "{"
-        self.last_type: str | None = None
 
     # -- low level ---------------------------------------------------------------------------
     def _skip_ws(self) -> None:
-        text, n, pos = self.text, self.n, self.pos
-        while pos < n:
-            c = text[pos]
-            if c == "\n":
-                self.line += 1
-            elif not c.isspace():
-                break
-            pos += 1
-        self.pos = pos
+        m = _WS.match(self.text, self.pos)
+        end = m.end()
+        if end != self.pos:
+            self.line += self.text.count("\n", self.pos, end)
+            self.pos = end
 
     def _skip_line(self) -> None:
         end = self.text.find("\n", self.pos)
         self.pos = self.n if end < 0 else end
 
-    def _read_bare(self, stops: frozenset[str]) -> str:
-        text, n, start = self.text, self.n, self.pos
-        pos = start
-        while pos < n:
-            c = text[pos]
-            if c in stops or c.isspace():
-                break
-            pos += 1
-        self.pos = pos
-        return text[start:pos]
+    def _read_bare(self, stops: "re.Pattern[str]") -> str:
+        m = stops.match(self.text, self.pos)
+        self.pos = m.end()
+        return m.group()
 
     def _read_quoted(self) -> Word:
         text, n = self.text, self.n
         start_line = self.line
         q = text[self.pos]
-        if text.startswith(q * 3, self.pos):
-            token = q * 3
-        else:
-            token = q
+        token = q * 3 if text.startswith(q * 3, self.pos) else q
         pos = self.pos + len(token)
         out: list[str] = []
         while True:
-            if pos >= n:
+            close = text.find(token, pos)
+            esc = text.find("\\", pos, close if close >= 0 else n)
+            if close < 0 and esc < 0:
+                self.line += text.count("\n", pos, n)
                 self.pos = n
                 raise syntax_error(
                     "Syntax error: missing closing quote", self.source_info, self.line
                 )
-            c = text[pos]
-            if c == "\\" and pos + 1 < n:
-                d = text[pos + 1]
+            if esc >= 0:
+                out.append(text[pos:esc])
+                self.line += text.count("\n", pos, esc)
+                d = text[esc + 1] if esc + 1 < n else ""
                 if d == "\\" or d == q:
                     out.append(d)
-                    pos += 2
-                    continue
-                if d == "\n":
+                    pos = esc + 2
+                elif d == "\n":
                     self.line += 1
-                    pos += 2
-                    continue
-                out.append(c)
-                pos += 1
+                    pos = esc + 2
+                else:
+                    out.append("\\")
+                    pos = esc + 1
                 continue
-            if c == q and text.startswith(token, pos):
-                pos += len(token)
-                break
-            if c == "\n":
-                self.line += 1
-            out.append(c)
-            pos += 1
+            out.append(text[pos:close])
+            self.line += text.count("\n", pos, close)
+            pos = close + len(token)
+            break
         self.pos = pos
         return Word("".join(out), token, start_line, self.source_info)
 
@@ -137,6 +126,7 @@ class Scanner:
     def scan_value(self, prev_line: int) -> list[Word]:
         words: list[Word] = []
         cont = False
+        prev_end_line = prev_line
         text = self.text
         while True:
             self._skip_ws()
@@ -151,7 +141,7 @@ class Scanner:
             if c == '"' or c == "'":
                 w = self._read_quoted()
                 words.append(w)
-                prev_line = w.line_number  # type: ignore[assignment]
+                prev_end_line = self.line
                 cont = False
                 continue
             start, start_line = self.pos, self.line
@@ -159,17 +149,21 @@ class Scanner:
             if value == "#":
                 self._skip_comment(start_line)
                 break
-            if start_line != prev_line and not cont:
+            # [bf] compared with the line where the previous word *ended*: libtbx uses the
+            # line where it started, so its own output after a multi-line quoted word would
+            # not re-parse
+            if start_line != prev_end_line and not cont:
                 self.pos, self.line = start, start_line
                 break
             if value == "\\":
                 if not cont:
                     cont = True
                     continue
+                # "\" right after a continuation is a literal word and continues again
             else:
                 cont = False
             words.append(Word(value, None, start_line, self.source_info))
-            prev_line = start_line
+            prev_end_line = start_line
         return words
 
     def _skip_comment(self, comment_line: int) -> None:
@@ -186,7 +180,7 @@ class Scanner:
                 last_backslash = False
                 continue
             start, start_line = self.pos, self.line
-            if c in _VALUE_STOP:
+            if c in "{};":
                 value = c
                 self.pos += 1
             else:
@@ -207,7 +201,7 @@ class Scanner:
         text = self.text
         while self.pos < self.n and text[self.pos] in " \t\r\f\v":
             self.pos += 1
-        word = self._read_bare(frozenset())
+        word = self._read_bare(_ANY_STOP)
         if word == "__ON__":
             return True
         if word == "__END__":
@@ -290,28 +284,13 @@ class Scanner:
                 self.open_braces.append(w.line_number or 0)
             yield self._tok(kind, w)
             if kind == "EQ":
-                owner = self._last_word
-                words = self.scan_value(owner.line_number)  # type: ignore[union-attr]
-                if not words:
-                    raise syntax_error(
-                        f"Missing value for {owner.value}",  # type: ignore[union-attr]
-                        owner.source_info,  # type: ignore[union-attr]
-                        owner.line_number,  # type: ignore[union-attr]
-                    )
-                yield self._value_tok(words, owner)  # type: ignore[arg-type]
+                yield self._value_tok(self._last_word)  # type: ignore[arg-type]
             elif kind == "INCLUDE":
-                words = self.scan_value(w.line_number)  # type: ignore[arg-type]
-                if not words:
-                    if self.pos >= self.n:
-                        raise PhilSyntaxError("Unexpected end of input.")
-                    raise syntax_error("Missing value for include", w.source_info, w.line_number)
-                yield self._value_tok(words, w)
+                yield self._value_tok(w)
         if pending is not None:
             raise PhilSyntaxError("Unexpected end of input.")
-        self._at_end()
 
     _last_word: Word | None = None
-    _owner_kind: str | None = None
 
     def _check_pending(self, name: Word, kind: str, follower: Word) -> None:
         if name.value == ";":
@@ -337,21 +316,22 @@ class Scanner:
     def _tok(self, kind: str, w: Word) -> Token:
         if kind in ("NAME", "ATTR"):
             self._last_word = w
-            self._owner_kind = kind
         if kind == "ATTR":
             check_attr(w)
-        self.last_type = kind
         tok = _Tok(kind, w.value, line=w.line_number)
         tok.word = w  # type: ignore[attr-defined]
         return tok
 
-    def _value_tok(self, words: list[Word], owner: Word) -> Token:
-        self.last_type = "VALUE"
-        tok = Token("VALUE", words, line=owner.line_number)
-        return tok
-
-    def _at_end(self) -> None:
-        self.eof_open_brace = self.open_braces[-1] if self.open_braces else None
+    def _value_tok(self, owner: Word) -> Token:
+        """Scan the value after ``=`` (or ``include``) into one VALUE token."""
+        words = self.scan_value(owner.line_number)  # type: ignore[arg-type]
+        if not words:
+            if owner.value in ("include", "!include"):
+                if self.pos >= self.n:
+                    raise PhilSyntaxError("Unexpected end of input.")
+                raise syntax_error("Missing value for include", owner.source_info, owner.line_number)
+            raise syntax_error(f"Missing value for {owner.value}", owner.source_info, owner.line_number)
+        return Token("VALUE", words, line=owner.line_number)
 
 
 class PhilLexer(Lexer):
@@ -386,4 +366,4 @@ def split_words(text: str, source_info: str | None = None) -> list[Word]:
             words.append(scanner._read_quoted())
         else:
             line = scanner.line
-            words.append(Word(scanner._read_bare(frozenset()), None, line, source_info))
+            words.append(Word(scanner._read_bare(_ANY_STOP), None, line, source_info))

@@ -11,14 +11,11 @@ from lark.exceptions import UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from braggflow.errors import PhilError, PhilSyntaxError
 
 from ._lexer import PhilLexer, PhilText, syntax_error
-from ._tree import DEFINITION_ATTRIBUTES, SCOPE_ATTRIBUTES, Definition, Scope
+from ._attrs import BOOL_ATTRIBUTES, DEFINITION_ATTRIBUTES, INT_ATTRIBUTES, SCOPE_ATTRIBUTES
+from ._tree import Definition, Scope
 from ._types import make_type, number_from_text, parse_bool
 from ._words import Word, special_value
 
-_BOOL_ATTRIBUTES = frozenset(
-    ("optional", "multiple", "deprecated", "disable_add", "disable_delete")
-)
-_INT_ATTRIBUTES = frozenset(("input_size", "expert_level"))
 _SCOPE_ATTRIBUTES = frozenset(SCOPE_ATTRIBUTES) - {"alias"}
 _DEFINITION_ATTRIBUTES = frozenset(DEFINITION_ATTRIBUTES)
 
@@ -49,9 +46,9 @@ def _convert_attribute(name: str, words: list[Word]) -> Any:
         return make_type(words)
     if special_value(words) is None:
         return None
-    if name in _BOOL_ATTRIBUTES:
+    if name in BOOL_ATTRIBUTES:
         return parse_bool(words, "." + name)
-    if name in _INT_ATTRIBUTES:
+    if name in INT_ATTRIBUTES:
         text = " ".join(w.value for w in words)
         return number_from_text(text, text, "." + name, words[0].where(), integer=True)
     return " ".join(w.value for w in words)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from ._tree import DEFINITION_ATTRIBUTES, SCOPE_ATTRIBUTES
+from ._attrs import DEFINITION_ATTRIBUTES, SCOPE_ATTRIBUTES, STRING_ATTRIBUTES
 from ._words import Word, is_name
 
 DEFAULT_PRINT_WIDTH = 79
-_STRING_ATTRIBUTES = frozenset(
-    ("help", "caption", "short_caption", "style", "alias", "call", "sequential_format")
-)
 
 
 def show(
@@ -94,7 +91,7 @@ def _attribute_lines(
         head = prefix + "  ." + name + " = "
         if value is None:
             lines.append(head + "None")
-        elif name in _STRING_ATTRIBUTES:
+        elif name in STRING_ATTRIBUTES:
             lines.extend(_string_attribute(head, len(prefix) + 3 + len(name) + 3, value, width))
         else:
             lines.append(head + str(value))

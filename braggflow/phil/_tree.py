@@ -5,36 +5,9 @@ from __future__ import annotations
 import io
 from typing import Any, Iterator
 
+from ._attrs import DEFINITION_ATTRIBUTES, SCOPE_ATTRIBUTES
+from ._paths import ObjectLocator, collect_definitions, find_path
 from ._words import Word, where_str
-
-DEFINITION_ATTRIBUTES = (
-    "help",
-    "caption",
-    "short_caption",
-    "optional",
-    "type",
-    "multiple",
-    "input_size",
-    "style",
-    "expert_level",
-    "deprecated",
-    "alias",
-)
-SCOPE_ATTRIBUTES = (
-    "style",
-    "help",
-    "caption",
-    "short_caption",
-    "optional",
-    "call",
-    "multiple",
-    "sequential_format",
-    "disable_add",
-    "disable_delete",
-    "expert_level",
-    "alias",
-)
-
 
 class _Object:
     """Behaviour shared by definitions and scopes."""
@@ -138,7 +111,9 @@ class Definition(_Object):
         new = Definition.__new__(Definition)
         for s in Definition.__slots__:
             setattr(new, s, getattr(self, s))
-        new.primary_parent_scope = None
+        # until adopted, a copy keeps its original parent so full_path() (used in messages)
+        # stays right
+        new.primary_parent_scope = self.primary_parent_scope
         return new
 
     def customized_copy(self, words: list[Word] | None = None) -> "Definition":
@@ -179,6 +154,13 @@ class Definition(_Object):
         words = source.words
         if not diff:
             words = resolve_words(source, words, self, used)
+        else:  # variables stay unexpanded in a diff, quoted as libtbx prints them
+            words = [
+                Word(w.value, '"', w.line_number, w.source_info)
+                if w.quote_token is None and "$" in w.value
+                else w
+                for w in words
+            ]
         fetch = getattr(self._converter(), "fetch", None)
         if fetch is not None:
             words = fetch(words, self)
@@ -263,7 +245,9 @@ class Scope(_Object):
         new = Scope.__new__(Scope)
         for s in Scope.__slots__:
             setattr(new, s, getattr(self, s))
-        new.primary_parent_scope = None
+        # until adopted, a copy keeps its original parent so full_path() (used in messages)
+        # stays right
+        new.primary_parent_scope = self.primary_parent_scope
         new.objects = []
         for obj in self.objects:
             c = obj.copy()
@@ -275,7 +259,9 @@ class Scope(_Object):
         new = Scope.__new__(Scope)
         for s in Scope.__slots__:
             setattr(new, s, getattr(self, s))
-        new.primary_parent_scope = None
+        # until adopted, a copy keeps its original parent so full_path() (used in messages)
+        # stays right
+        new.primary_parent_scope = self.primary_parent_scope
         new.objects = []
         for obj in objects if objects is not None else []:
             obj.primary_parent_scope = new
@@ -289,13 +275,13 @@ class Scope(_Object):
         """Every active definition below this scope with its full path (like libtbx)."""
         result: list[ObjectLocator] = []
         base = self.full_path() if self.name else ""
-        _collect_definitions(self, base, suppress_multiple, result, set())
+        collect_definitions(self, base, suppress_multiple, result, set())
         return result
 
     def get(self, path: str, with_substitution: bool = True) -> "Scope":
         """A root scope holding the active objects at ``path`` (libtbx ``scope.get``)."""
         found: list[Any] = []
-        _find_path(self, path.split("."), found)
+        find_path(self, path.split("."), found)
         result = Scope("")
         result.objects = list(found)
         return result
@@ -303,7 +289,7 @@ class Scope(_Object):
     def find(self, path: str) -> Any:
         """The last active object at ``path`` (dotted, relative to this scope), or None."""
         found: list[Any] = []
-        _find_path(self, path.split("."), found)
+        find_path(self, path.split("."), found)
         return found[-1] if found else None
 
     def get_without_substitution(self, path: str) -> "Scope":
@@ -319,6 +305,11 @@ class Scope(_Object):
         skip_incompatible_objects: bool = False,
         strict: bool = True,
     ) -> Any:
+        """The working phil: this master with the values of ``source``/``sources`` (later win).
+
+        Unknown source definitions raise ParameterError (``strict=False``: ignored, as in
+        libtbx); ``track_unused_definitions=True`` returns ``(working, unused)`` instead.
+        """
         from ._fetch import fetch
 
         return fetch(
@@ -339,6 +330,7 @@ class Scope(_Object):
         skip_incompatible_objects: bool = False,
         strict: bool = True,
     ) -> Any:
+        """Only the definitions of the sources whose value differs from this master."""
         from ._fetch import fetch
 
         return fetch(
@@ -352,11 +344,13 @@ class Scope(_Object):
         )
 
     def extract(self, parent: Any = None) -> Any:
+        """Python objects: a ScopeExtract namespace (``.multiple`` gives lists)."""
         from ._extract import extract_scope
 
         return extract_scope(self, parent)
 
     def format(self, python_object: Any) -> "Scope":
+        """This master with the values of ``python_object`` (an extract) written back."""
         from ._extract import format_scope
 
         return format_scope(self, python_object)
@@ -388,44 +382,4 @@ class Scope(_Object):
         return f"<Scope {self.full_path() or '(root)'} with {len(self.objects)} objects>"
 
 
-class ObjectLocator:
-    """One entry of :meth:`Scope.all_definitions`: ``.path``, ``.object`` and ``.parent``."""
-
-    __slots__ = ("parent", "path", "object")
-
-    def __init__(self, parent: Scope, path: str, obj: Any) -> None:
-        self.parent = parent
-        self.path = path
-        self.object = obj
-
-    def __repr__(self) -> str:
-        return f"ObjectLocator({self.path!r})"
-
-    def __str__(self) -> str:
-        return f"{self.path}{self.object.where_str()}"
-
-
-def _collect_definitions(
-    scope: Scope, base: str, suppress_multiple: bool, out: list[ObjectLocator], seen: set[str]
-) -> None:
-    for obj in scope.active_objects():
-        path = f"{base}.{obj.name}" if base else obj.name
-        if suppress_multiple and obj.multiple:
-            if path in seen:
-                continue
-            seen.add(path)
-        if obj.is_definition:
-            out.append(ObjectLocator(scope, path, obj))
-        else:
-            _collect_definitions(obj, path, suppress_multiple, out, seen)
-
-
-def _find_path(scope: Scope, parts: list[str], found: list[Any]) -> None:
-    head, rest = parts[0], parts[1:]
-    for obj in scope.active_objects():
-        if obj.name != head:
-            continue
-        if not rest:
-            found.append(obj)
-        elif obj.is_scope:
-            _find_path(obj, rest, found)
+__all__ = ["Definition", "ObjectLocator", "Scope", "DEFINITION_ATTRIBUTES", "SCOPE_ATTRIBUTES"]

@@ -60,9 +60,20 @@ def _pieces(w: Word) -> list[tuple[bool, str]]:
 
 
 def resolve_words(
-    source: Any, words: list[Word], master: Any, used: set[int] | None = None, depth: int = 0
+    source: Any,
+    words: list[Word],
+    master: Any,
+    used: set[int] | None = None,
+    depth: int = 0,
+    environment: bool | None = None,
 ) -> list[Word]:
-    """``words`` of the source definition with every variable replaced."""
+    """``words`` of the source definition with every variable replaced.
+
+    The process environment is consulted only for ``path`` values (``environment=None``
+    decides from the master's type) or when ``environment`` is True.
+    """
+    if environment is None:
+        environment = master is not None and isinstance(master.type, PathType)
     if not any("$" in w.value for w in words):
         return words
     if depth > _MAX_DEPTH:
@@ -77,10 +88,12 @@ def resolve_words(
             out.append(w)
             continue
         if w.quote_token is None and len(pieces) == 1:
-            out.extend(_lookup(source, pieces[0][1], master, w, used, depth))
+            out.extend(_lookup(source, pieces[0][1], environment, w, used, depth))
             continue
         text = "".join(
-            " ".join(x.value for x in _lookup(source, t, master, w, used, depth)) if is_var else t
+            " ".join(x.value for x in _lookup(source, t, environment, w, used, depth))
+            if is_var
+            else t
             for is_var, t in pieces
         )
         out.append(Word(text, '"', w.line_number, w.source_info))
@@ -88,7 +101,7 @@ def resolve_words(
 
 
 def _lookup(
-    source: Any, name: str, master: Any, w: Word, used: set[int] | None, depth: int
+    source: Any, name: str, environment: bool, w: Word, used: set[int] | None, depth: int
 ) -> list[Word]:
     node = source
     scope = source.primary_parent_scope
@@ -102,9 +115,9 @@ def _lookup(
                 raise ParameterError(f"Not a definition: ${name}{w.where()}")
             if used is not None:
                 used.update(id(o) for o in objs if o.name == name)
-            return resolve_words(obj, obj.words, None, used, depth + 1)
+            return resolve_words(obj, obj.words, None, used, depth + 1, environment)
         node = scope
         scope = scope.primary_parent_scope
-    if master is not None and isinstance(master.type, PathType) and name in os.environ:
+    if environment and name in os.environ:
         return [Word(os.environ[name], None, w.line_number, w.source_info)]
     raise ParameterError(f"Undefined variable: ${name}{w.where()}")
