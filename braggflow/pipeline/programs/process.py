@@ -101,8 +101,9 @@ def build_plan(images: list[str], diff: Any, p: Any) -> list[Stage]:
             Stage("merge", "merge", ("scaled.expt", "scaled.refl"), ("merged.mtz",), t("merge")),
         ]
     if p.process.report:
-        last = ("scaled.expt", "scaled.refl") if p.process.scale else ("integrated.expt", "integrated.refl")
-        stages.append(Stage("report", "report", last, ("braggflow.report.html",), t("report")))
+        every = ("imported.expt", "strong.refl", "indexed.refl", "refined.expt", "refined.refl",
+                 "integrated.expt", "integrated.refl") + (("scaled.expt", "scaled.refl") if p.process.scale else ())
+        stages.append(Stage("report", "report", every, ("braggflow.report.html",), t("report")))
     return stages
 
 
