@@ -13,6 +13,7 @@ block and sweep length. Tasks run in joblib (loky) processes; each opens its own
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +123,8 @@ def _read(task: BlockTask, z: int):  # type: ignore[no-untyped-def]
 
 def run_block(task: BlockTask) -> dict[str, Any]:
     """Stream the task's frames; see the module docstring."""
+    t_start = time.perf_counter()
+    t_read = 0.0
     refl = task.refl
     bbox = refl["bbox"]
     z0 = bbox[:, 4]
@@ -150,7 +153,9 @@ def run_block(task: BlockTask) -> dict[str, Any]:
                 open_groups.append({"rows": local, "store": store, "by_panel": by_panel, "zend": int(zend)})
         if not open_groups:
             continue
+        t0 = time.perf_counter()
         data, valid = _read(task, z)
+        t_read += time.perf_counter() - t0
         frames_read += 1
         for grp in open_groups:
             s = grp["store"]
@@ -171,7 +176,8 @@ def run_block(task: BlockTask) -> dict[str, Any]:
             else:
                 still.append(grp)
         open_groups = still
-    result: dict[str, Any] = {"rows": task.rows, "peak_bytes": peak, "frames_read": frames_read}
+    result: dict[str, Any] = {"rows": task.rows, "peak_bytes": peak, "frames_read": frames_read,
+                              "seconds": time.perf_counter() - t_start, "read_seconds": t_read}
     if task.mode == "extract":
         result["local"] = np.concatenate([r for r, _ in kept]) if kept else np.zeros(0, np.int64)
         result["store"] = ShoeboxStore.concatenate([s for _, s in kept])

@@ -205,7 +205,8 @@ def _integrate_one(i, expt, table, params, progress, warnings, timing, memory): 
         xyz = cols["xyzcal.px"]
         prof_idx[todo] = nearest_profile(reference.grid, xyz[todo], cols["panel"][todo], reference.usable)
     arrays = dict(refl_arrays, bbox=bbox, prof_idx=prof_idx, delta_b=np.full(n, n_sigma * sb_rad))
-    out, flags, peak2, frames2 = _main_pass(expt, p, todo, arrays, geom, reference, sm_rad, progress, warnings)
+    out, flags, peak2, frames2 = _main_pass(expt, p, todo, arrays, geom, reference, sm_rad, progress, warnings,
+                                            timing)
     memory["main_pass_peak_shoebox_MB"] = max(memory.get("main_pass_peak_shoebox_MB", 0.0), peak2 / 1e6)
     memory["main_pass_frames_read"] = memory.get("main_pass_frames_read", 0) + frames2
     timing["integrate"] = timing.get("integrate", 0.0) + time.perf_counter() - t2
@@ -381,7 +382,7 @@ def _learn_profiles(expt, p, ref_rows, refl_arrays, cols, s1e, geom, sb_rad, sm_
     return finalize_profiles(grid, num, den, counts), peak, frames
 
 
-def _main_pass(expt, p, todo, arrays, geom, reference, sm_rad, progress, warnings):  # type: ignore[no-untyped-def]
+def _main_pass(expt, p, todo, arrays, geom, reference, sm_rad, progress, warnings, timing):  # type: ignore[no-untyped-def]
     n = len(arrays["bbox"])
     out = np.zeros((n, _kernels.N_COLS))
     flags = np.zeros(n, dtype=np.int64)
@@ -405,6 +406,8 @@ def _main_pass(expt, p, todo, arrays, geom, reference, sm_rad, progress, warning
         flags[res["rows"]] = res["flags"]
     peak = max(r["peak_bytes"] for r in results)
     frames = sum(r["frames_read"] for r in results)
+    timing["main_pass_task_seconds"] = timing.get("main_pass_task_seconds", 0.0) + sum(r["seconds"] for r in results)
+    timing["main_pass_read_seconds"] = timing.get("main_pass_read_seconds", 0.0) + sum(r["read_seconds"] for r in results)
     return out, flags, peak, frames
 
 
