@@ -24,7 +24,7 @@ from braggflow.algorithms.spotfinding.params import (
     resolve_auto,
 )
 from braggflow.algorithms.spotfinding.readers import ArrayReader
-from braggflow.algorithms.spotfinding.threshold import threshold_image
+from braggflow.algorithms.spotfinding.threshold import strong_pixel_indices, threshold_image
 
 __all__ = [
     "ArrayReader",
@@ -49,6 +49,7 @@ __all__ = [
     "resolve_auto",
     "spot_stats",
     "static_mask",
+    "strong_pixel_indices",
     "threshold_image",
     "trusted_range_mask",
     "untrusted_mask",

@@ -9,7 +9,7 @@ import numpy as np
 
 from braggflow.algorithms.spotfinding.labelling import PanelBlock, split_block_components
 from braggflow.algorithms.spotfinding.params import ThresholdParams
-from braggflow.algorithms.spotfinding.threshold import threshold_image
+from braggflow.algorithms.spotfinding.threshold import strong_pixel_indices
 from braggflow.errors import InputDataError
 
 
@@ -40,12 +40,14 @@ class BlockResult:
 
 
 def _strong_panel(data, valid, task: BlockTask) -> np.ndarray:
+    """Flat indices (ascending) of the panel's strong pixels."""
     if task.region_of_interest is None:
-        return threshold_image(data, valid, task.threshold)
+        return strong_pixel_indices(data, valid, task.threshold)
     x0, x1, y0, y1 = task.region_of_interest
-    strong = np.zeros(data.shape, dtype=bool)
-    strong[y0:y1, x0:x1] = threshold_image(data[y0:y1, x0:x1], valid[y0:y1, x0:x1], task.threshold)
-    return strong
+    sub = data[y0:y1, x0:x1]
+    flat = strong_pixel_indices(sub, valid[y0:y1, x0:x1], task.threshold)
+    rows, cols = np.divmod(flat, max(sub.shape[1], 1))
+    return (rows + y0) * data.shape[1] + cols + x0
 
 
 def _read(reader, index, static_mask):
@@ -67,19 +69,19 @@ def process_block(reader, task: BlockTask, static_mask) -> BlockResult:
         if not pix:
             pix = [[] for _ in data]
         if index in task.excluded:
-            strong = [np.zeros(d.shape, dtype=bool) for d in data]
+            strong = [np.zeros(0, dtype=np.int64) for _ in data]
         else:
             strong = [_strong_panel(d, v, task) for d, v in zip(data, valid)]
-        n_strong = int(sum(int(s.sum()) for s in strong))
+        n_strong = sum(s.size for s in strong)
         counts.append(n_strong)
         n_pixels = sum(d.size for d in data)
         limit = math.ceil(task.max_strong_pixel_fraction * n_pixels)
         if task.max_strong_pixel_fraction < 1 and n_strong > limit:
             rejected.append(index)
             continue
-        for p, (d, s) in enumerate(zip(data, strong)):
-            flat = np.flatnonzero(s)
-            pix[p].append((index * s.size + flat, np.asarray(d).ravel()[flat].astype(np.float64)))
+        for p, (d, flat) in enumerate(zip(data, strong)):
+            values = np.asarray(d).reshape(-1)[flat].astype(np.float64)
+            pix[p].append((index * d.size + flat, values))
     panels = tuple(
         _label_panel(parts, shape, task) for parts, shape in zip(pix, shapes)
     )

@@ -48,8 +48,11 @@ def empty_stats() -> SpotStats:
 
 
 def concat_stats(parts: list[SpotStats]) -> SpotStats:
+    """One SpotStats of all parts (the part itself when there is only one; never mutated)."""
     if not parts:
         return empty_stats()
+    if len(parts) == 1:
+        return parts[0]
     return SpotStats(
         *(np.concatenate([getattr(p, f) for p in parts]) for f in SpotStats.__slots__)
     )

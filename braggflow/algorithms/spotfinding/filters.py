@@ -42,7 +42,7 @@ def filter_spots(
     too_small = int(np.count_nonzero(stats.n_signal < min_spot_size))
     too_large = int(np.count_nonzero(stats.n_signal > max_spot_size))
     sized = np.flatnonzero(size_selection(stats.n_signal, min_spot_size, max_spot_size))
-    kept = sized[separation_selection(stats.select(sized), max_separation)]
+    kept = sized[separation_selection(stats, max_separation)[sized]]
     return kept, FilterCounts(n, too_small, too_large, sized.size, kept.size)
 
 

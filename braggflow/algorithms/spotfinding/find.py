@@ -17,6 +17,7 @@ from braggflow.algorithms.spotfinding.params import SpotFinderParams, check_thre
 from braggflow.errors import ParameterError
 
 STRONG_FLAG = np.uint64(1 << 5)
+MAX_BLOCK = 20  # images per task: bounds the strong pixels held per worker (memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ def _tasks(reader, params: SpotFinderParams, ranges, nproc: int) -> list[BlockTa
     tasks = []
     for start, stop in ranges:
         n = stop - start
-        size = params.mp.chunksize or max(1, min(50, math.ceil(n / (4 * max(nproc, 1)))))
+        size = params.mp.chunksize or max(1, min(MAX_BLOCK, math.ceil(n / (4 * max(nproc, 1)))))
         edges = list(range(start, stop, size)) + [stop]
         for a, b in zip(edges[:-1], edges[1:]):
             seams = tuple(s for s, keep in ((a, a > start), (b - 1, b < stop)) if keep)
@@ -115,9 +116,16 @@ def _tasks(reader, params: SpotFinderParams, ranges, nproc: int) -> list[BlockTa
 
 
 def _run(reader, tasks, static_mask, nproc) -> Iterator[BlockResult]:
+    """Blocks in order; nproc > 1 uses joblib threads.
+
+    Threads, not processes: the numba kernels run without the GIL (nogil=True), and so do
+    file reads, CBF decoding and the large numpy operations, so threads scale like
+    processes while avoiding worker start-up (imports, numba cache loads: ~1-2 CPU s
+    each), pickling of the reader and static mask, and a second copy of every array.
+    """
     if nproc <= 1 or len(tasks) <= 1:
         return (process_block(reader, t, static_mask) for t in tasks)
-    parallel = Parallel(n_jobs=nproc, return_as="generator")
+    parallel = Parallel(n_jobs=nproc, return_as="generator", prefer="threads")
     return parallel(delayed(process_block)(reader, t, static_mask) for t in tasks)
 
 
@@ -125,8 +133,11 @@ def _collect_panel(results, ranges, p, connect_z) -> SpotStats:
     parts = [r.panels[p].stats for r in results]
     shape = results[0].shapes[p]
     for start, stop in ranges:
-        in_range = [r.panels[p] for r in results if start <= r.start < stop]
-        parts.append(merge_seam_components(in_range, shape[0], shape[1], connect_z=connect_z))
+        in_range = sorted((r for r in results if start <= r.start < stop), key=lambda r: r.start)
+        parts.append(merge_seam_components(
+            [r.panels[p] for r in in_range], shape[0], shape[1], connect_z=connect_z,
+            last_frames=[r.stop - 1 for r in in_range],
+        ))
     return concat_stats(parts)
 
 
@@ -147,7 +158,7 @@ def find_spots(
         (per-panel data, per-panel bool valid masks) for sweep index i; must be picklable.
     params : `SpotFinderParams` with Auto already resolved (see `resolve_auto`)
     scan_range : 1-based inclusive image ranges (default `params.scan_range`, else all)
-    nproc : worker processes (joblib); results do not depend on it
+    nproc : worker threads (joblib); results do not depend on it
     static_mask : per-panel (ny, nx) bool valid masks applied to every image
     progress : called in this process with the cumulative number of images done
     """
@@ -168,15 +179,19 @@ def _assemble(reader, params, ranges, results) -> SpotFindingResult:
     per_panel = [_collect_panel(results, ranges, p, connect_z) for p in range(n_panels)]
     panel = np.concatenate([np.full(len(s), p, np.uint64) for p, s in enumerate(per_panel)])
     stats = concat_stats(per_panel)
-    order = np.lexsort((stats.first_key, panel))
-    stats, panel = stats.select(order), panel[order]
+    del per_panel
     f = params.filter
+    # the filters act spot by spot, so filtering before sorting keeps the same spots in the
+    # same final order while only the kept spots are copied (memory)
     keep, counts = filter_spots(
         stats, min_spot_size=f.min_spot_size, max_spot_size=f.max_spot_size,
         max_separation=f.max_separation,
     )
-    kept = stats.select(keep)
-    columns = spot_columns(kept, panel[keep], reader.image_range[0] - 1)
+    kept, panel = stats.select(keep), panel[keep]
+    del stats
+    order = np.lexsort((kept.first_key, panel))
+    kept, panel = kept.select(order), panel[order]
+    columns = spot_columns(kept, panel, reader.image_range[0] - 1)
     return _result(reader, params, results, columns, counts, kept)
 
 

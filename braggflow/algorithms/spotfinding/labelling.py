@@ -16,7 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from braggflow.algorithms.spotfinding import _kernels
-from braggflow.algorithms.spotfinding.centroids import SpotStats, empty_stats, spot_stats
+from braggflow.algorithms.spotfinding.centroids import (
+    SpotStats,
+    concat_stats,
+    empty_stats,
+    spot_stats,
+)
 from braggflow.errors import InputDataError
 
 
@@ -79,18 +84,54 @@ def split_block_components(
     return PanelBlock(stats, keys[is_seam_pixel], values[is_seam_pixel])
 
 
-def merge_seam_components(
-    blocks: list[PanelBlock], height: int, width: int, *, connect_z: bool
-) -> SpotStats:
-    """Relabel the union of all blocks' seam pixels and compute their spot statistics."""
-    keys = np.concatenate([b.seam_keys for b in blocks]) if blocks else np.zeros(0, np.int64)
-    if keys.size == 0:
-        return empty_stats()
-    values = np.concatenate([b.seam_values for b in blocks])
+def _label_and_stats(keys, values, height, width, connect_z):
     order = np.argsort(keys, kind="stable")
     keys, values = keys[order], values[order]
     labels = label_strong_pixels(keys, height, width, connect_z=connect_z)
-    return spot_stats(keys, values, labels, height, width)
+    return keys, values, labels
+
+
+def merge_seam_components(
+    blocks: list[PanelBlock],
+    height: int,
+    width: int,
+    *,
+    connect_z: bool,
+    last_frames: list[int] | None = None,
+) -> SpotStats:
+    """Relabel the union of all blocks' seam pixels and compute their spot statistics.
+
+    last_frames : the last image index of each block (blocks in sweep order, one contiguous
+        range). Given, the seams are merged one block boundary at a time: components that
+        do not reach a block's last image are finished there, and only those that do are
+        carried on, so memory is bounded by two blocks' seam pixels, not the whole sweep.
+    """
+    if last_frames is None:
+        keys = np.concatenate([b.seam_keys for b in blocks]) if blocks else np.zeros(0, np.int64)
+        if keys.size == 0:
+            return empty_stats()
+        values = np.concatenate([b.seam_values for b in blocks])
+        keys, values, labels = _label_and_stats(keys, values, height, width, connect_z)
+        return spot_stats(keys, values, labels, height, width)
+    frame = height * width
+    done: list[SpotStats] = []
+    carry_keys, carry_values = np.zeros(0, np.int64), np.zeros(0)
+    for i, (block, last) in enumerate(zip(blocks, last_frames)):
+        keys = np.concatenate([carry_keys, block.seam_keys])
+        values = np.concatenate([carry_values, block.seam_values])
+        if keys.size == 0:
+            continue
+        keys, values, labels = _label_and_stats(keys, values, height, width, connect_z)
+        open_label = np.zeros(int(labels.max()) + 1, dtype=bool)
+        if i + 1 < len(blocks):
+            open_label[labels[keys // frame == last]] = True
+        is_open = open_label[labels]
+        closed = ~is_open
+        if closed.any():
+            relabel = np.unique(labels[closed], return_inverse=True)[1].reshape(-1)
+            done.append(spot_stats(keys[closed], values[closed], relabel, height, width))
+        carry_keys, carry_values = keys[is_open], values[is_open]
+    return concat_stats(done)
 
 
 __all__ = [

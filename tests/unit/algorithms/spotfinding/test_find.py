@@ -186,3 +186,19 @@ def test_find_spots_rejects_unresolved_auto(sweep):
     with pytest.raises(ParameterError, match="min_spot_size"):
         find_spots(reader, SpotFinderParams())
     assert resolve_auto(SpotFinderParams(), photon_counting=False, cpu_count=4).filter.min_spot_size == 6
+
+
+def test_region_of_interest_keeps_only_spots_inside_with_full_image_coordinates(sweep):
+    frames, _, _ = sweep
+    reader = ArrayReader([(f,) for f in frames])
+    full = find_spots(reader, _params())
+    roi = (10, 60, 20, 80)  # x0, x1, y0, y1
+    part = find_spots(reader, dataclasses.replace(_params(), region_of_interest=roi))
+    bbox = full.columns["bbox"]
+    # windows reach 5 px (11 x 11 background) beyond a pixel: compare spots 10 px inside
+    inside = (bbox[:, 0] >= 20) & (bbox[:, 1] <= 50) & (bbox[:, 2] >= 30) & (bbox[:, 3] <= 70)
+    assert inside.sum() >= 2
+    got = {tuple(b) for b in part.columns["bbox"]}
+    assert {tuple(b) for b in bbox[inside]} <= got
+    pb = part.columns["bbox"]
+    assert np.all((pb[:, 0] >= 10) & (pb[:, 1] <= 60) & (pb[:, 2] >= 20) & (pb[:, 3] <= 80))

@@ -64,8 +64,8 @@ def test_label_kernel_matches_scipy_reference(vol, connect_z):
 
 @settings(max_examples=40, deadline=None)
 @given(arrays(np.bool_, st.tuples(st.integers(2, 9), st.integers(1, 6), st.integers(1, 6))),
-       st.integers(1, 4))
-def test_seam_merging_matches_single_block(vol, block):
+       st.integers(1, 4), st.booleans())
+def test_seam_merging_matches_single_block(vol, block, one_boundary_at_a_time):
     ny, nx = vol.shape[1:]
     keys = _keys(vol)
     values = (np.arange(keys.size) % 7 + 1).astype(float)
@@ -78,7 +78,9 @@ def test_seam_merging_matches_single_block(vol, block):
         seams = tuple(s for s, keep in ((a, a > 0), (b - 1, b < vol.shape[0])) if keep)
         blocks.append(split_block_components(keys[sel], values[sel], ny, nx,
                                               connect_z=True, seam_frames=seams))
-    parts = [b.stats for b in blocks] + [merge_seam_components(blocks, ny, nx, connect_z=True)]
+    last = [b - 1 for b in edges[1:]] if one_boundary_at_a_time else None
+    merged = merge_seam_components(blocks, ny, nx, connect_z=True, last_frames=last)
+    parts = [b.stats for b in blocks] + [merged]
     first = np.concatenate([p.first_key for p in parts])
     order = np.argsort(first)
     for field in ("first_key", "n_signal", "bbox", "intensity", "centroid_px",

@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from braggflow.algorithms.spotfinding import _kernels, _reference
 from braggflow.algorithms.spotfinding.params import DispersionParams, ThresholdParams
-from braggflow.algorithms.spotfinding.threshold import threshold_image
+from braggflow.algorithms.spotfinding.threshold import strong_pixel_indices, threshold_image
 from braggflow.errors import InputDataError, ParameterError
 
 NAMES = ["dispersion_threshold", "dispersion_extended_threshold"]
@@ -162,3 +162,33 @@ def test_threshold_image_min_local_zero_means_whole_window():
     # the spot sits 1 px from the bottom edge: its clipped window has < 49 pixels
     assert not strong.any()
     assert threshold_image(img, np.ones(img.shape, bool), params)[10, 11]
+
+
+@pytest.mark.parametrize("algorithm", ["dispersion", "dispersion_extended"])
+@pytest.mark.parametrize("dtype", [np.int32, np.float32])
+def test_strong_pixel_indices_match_threshold_image_for_any_dtype(algorithm, dtype):
+    rng = np.random.default_rng(7)
+    img = rng.poisson(3.0, (64, 75)).astype(np.float64)
+    for y, x in rng.integers(4, 60, (12, 2)):
+        img[y - 1 : y + 2, x - 1 : x + 2] += rng.integers(30, 300)
+    mask = np.ones(img.shape, dtype=bool)
+    mask[:, 30:33] = False
+    params = ThresholdParams(algorithm=algorithm)
+    expected = threshold_image(img, mask, params)
+    assert expected.sum() > 20
+    typed = img.astype(dtype)
+    assert np.array_equal(threshold_image(typed, mask, params), expected)
+    assert np.array_equal(strong_pixel_indices(typed, mask, params), np.flatnonzero(expected))
+
+
+def test_integer_image_with_large_negative_valid_values_matches_reference():
+    rng = np.random.default_rng(8)
+    img = rng.poisson(5.0, (40, 44)).astype(np.int32)
+    img[20, 20] = 500
+    img[5, 7] = -(2**30)  # valid and summed: float64 sums are no longer small integers
+    img[30, 3] = 2**25  # valid but above 2**24: left out of the sums
+    mask = np.ones(img.shape, dtype=bool)
+    for name in NAMES:
+        args = _args(img, mask)
+        ref = getattr(_reference, name)(img.astype(np.float64), *args[1:])
+        assert np.array_equal(getattr(_kernels, name)(*args), ref)
