@@ -9,25 +9,9 @@ from dataclasses import dataclass
 import gemmi
 import numpy as np
 
+from braggflow.algorithms.merging.unmerged import asu_and_isym
+
 __all__ = ["asu_and_isym", "ResolutionStatistics", "merging_by_resolution", "wilson_b"]
-
-
-def asu_and_isym(hkl: np.ndarray, space_group: gemmi.SpaceGroup) -> tuple[np.ndarray, np.ndarray]:
-    """(ASU indices (n, 3), ISYM (n,); odd ISYM = I(+)) through gemmi's in-memory MTZ."""
-    hkl = np.ascontiguousarray(hkl, dtype=np.int32).reshape(-1, 3)
-    if not len(hkl):
-        return hkl.copy(), np.zeros(0, dtype=np.int32)
-    mtz = gemmi.Mtz(with_base=True)
-    mtz.spacegroup = space_group
-    mtz.set_cell_for_all(gemmi.UnitCell(10, 10, 10, 90, 90, 90))
-    mtz.add_dataset("asu")
-    mtz.add_column("M/ISYM", "Y")
-    mtz.switch_to_original_hkl()
-    mtz.set_data(np.concatenate([hkl, np.zeros((len(hkl), 1), np.int32)], axis=1).astype(np.float32))
-    if not mtz.switch_to_asu_hkl():
-        raise RuntimeError("gemmi switch_to_asu_hkl failed")
-    arr = np.array(mtz, copy=False)
-    return arr[:, :3].astype(np.int32), arr[:, 3].astype(np.int32) % 256
 
 
 @dataclass(frozen=True)
