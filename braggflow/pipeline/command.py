@@ -27,6 +27,7 @@ from braggflow.pipeline.atomic import write_text_atomic
 PHIL_SUFFIXES = (".phil", ".param", ".params", ".eff", ".def")
 EXPERIMENT_SUFFIXES = (".expt", ".json")
 REFLECTION_SUFFIXES = (".refl",)
+MTZ_SUFFIXES = (".mtz",)
 RULE = "-" * 80
 
 
@@ -38,6 +39,7 @@ class Program:
     description: str
     run: Callable[["RunContext"], None]
     accepts_images: bool = False
+    accepts_mtz: bool = False  # unmerged/merged MTZ as positional input (symmetry, scale, merge)
     usage: str = ""
     master_text: str | None = None  # inline master (tests, tiny programs); else params/<name>.phil
 
@@ -54,6 +56,7 @@ class CommandLine:
     experiments: list[str] = field(default_factory=list)
     reflections: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    mtz: list[str] = field(default_factory=list)
     show_config: bool = False
     help_level: int = 0
     expert_level: int = 0
@@ -86,6 +89,10 @@ class RunContext:
     @property
     def images(self) -> list[str]:
         return list(self.cmdline.images)
+
+    @property
+    def mtz_paths(self) -> list[str]:
+        return list(self.cmdline.mtz)
 
     def load_experiments(self, required: bool = True):  # type: ignore[no-untyped-def]
         """All .expt inputs as one ExperimentList."""
@@ -260,6 +267,8 @@ def _classify_data_file(arg: str, program: Program, cl: CommandLine, unhandled: 
         target = cl.experiments
     elif lower.endswith(REFLECTION_SUFFIXES):
         target = cl.reflections
+    elif lower.endswith(MTZ_SUFFIXES) and program.accepts_mtz:
+        target = cl.mtz
     elif program.accepts_images:
         target = cl.images
     else:

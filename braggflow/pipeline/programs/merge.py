@@ -37,7 +37,7 @@ PROGRAM = Program(
     name="merge",
     description="Merge scaled data: merged MTZ (IMEAN, I(+)/I(-), French-Wilson F) and the merging statistics tables.",
     run=run,
-    accepts_images=True,
+    accepts_mtz=True,
     usage="braggflow.merge scaled.expt scaled.refl | scaled.mtz [param=value ...]",
 )
 

@@ -102,7 +102,7 @@ PROGRAM = Program(
     name="scale",
     description="Scale unmerged data with a physical model (smooth scale, B decay, absorption surface), refine the error model, reject outliers.",
     run=run,
-    accepts_images=True,
+    accepts_mtz=True,
     usage="braggflow.scale symmetrized.expt symmetrized.refl | unmerged.mtz [param=value ...]",
 )
 

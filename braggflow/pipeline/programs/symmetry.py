@@ -14,14 +14,8 @@ __all__ = ["PROGRAM", "main", "mtz_inputs", "load_unmerged", "apply_to_experimen
 
 
 def mtz_inputs(ctx: RunContext) -> list[str]:
-    """MTZ files from input.mtz and positional arguments (the framework files unknown
-    suffixes under `images` for programs that accept them)."""
-    paths = [p for p in (getattr(ctx.params.input, "mtz", None) or []) if p]
-    for path in ctx.images:
-        if not path.lower().endswith(".mtz"):
-            raise UsageError(f"{path}: not an .mtz, .expt or .refl file")
-        paths.append(path)
-    return paths
+    """MTZ files from input.mtz and positional .mtz arguments."""
+    return [p for p in (getattr(ctx.params.input, "mtz", None) or []) if p] + ctx.mtz_paths
 
 
 def load_unmerged(ctx: RunContext, intensity: str = "auto", combine_partials: bool = True, partiality_threshold: float = 0.4):  # type: ignore[no-untyped-def]
@@ -76,7 +70,7 @@ PROGRAM = Program(
     name="symmetry",
     description="Determine the Laue group (Evans 2011 scoring) and space group (screw-axis absences); reindex.",
     run=run,
-    accepts_images=True,
+    accepts_mtz=True,
     usage="braggflow.symmetry integrated.expt integrated.refl | unmerged.mtz [param=value ...]",
 )
 

@@ -141,3 +141,18 @@ def test_internal_error_exits_70_with_traceback(capsys):
     assert run_program(toy(_crash), [], console=console) == 70
     err = capsys.readouterr().err
     assert "Traceback" in err and "please report" in err
+
+
+def _mtz_seen(ctx):
+    seen["mtz"] = ctx.mtz_paths
+    seen["images"] = ctx.images
+
+
+def test_mtz_arguments_only_for_programs_that_accept_them(tmp_path, capsys):
+    (tmp_path / "scaled.mtz").write_bytes(b"MTZ ")
+    console, _ = _console()
+    prog = Program(name="toy", description="A toy program.", run=_mtz_seen, master_text=MASTER, accepts_mtz=True)
+    assert run_program(prog, ["scaled.mtz"], console=console) == 0
+    assert seen["mtz"] == ["scaled.mtz"] and seen["images"] == []
+    assert run_program(toy(), ["scaled.mtz"], console=console) == 2
+    assert "scaled.mtz" in capsys.readouterr().err
