@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._cli import ArgumentInterpreter
+from ._dataclasses import to_dataclass
 from ._extract import ScopeExtract
 from ._fetch import PhilDeprecationWarning
 from ._tree import Definition, ObjectLocator, Scope
@@ -31,6 +32,7 @@ __all__ = [
     "is_name",
     "parse",
     "read_file",
+    "to_dataclass",
     "include_scope_packages",
 ]
 

@@ -8,13 +8,11 @@ and `check_supported` rejects non-default values of accepted-but-unimplemented o
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from braggflow.errors import ParameterError
-from braggflow.phil import AUTO, AutoType
+from braggflow.phil import AUTO, AutoType, to_dataclass
 
 ENGINES = ("SimpleLBFGS", "LBFGScurvs", "GaussNewton", "LevMar", "SparseLevMar")
 OUTLIER_ALGORITHMS = ("null", "auto", "mcd", "tukey", "sauter_poon")
@@ -162,26 +160,9 @@ class RefinementParams:
     @classmethod
     def from_phil(cls, extracted: Any) -> "RefinementParams":
         """Build from the extracted `refinement` scope (`working.extract().refinement`)."""
-        params = _from_extract(cls, extracted, "refinement")
+        params = to_dataclass(cls, extracted, "refinement")
         check_supported(params, extracted)
         return params
-
-
-def _from_extract(cls: type, ext: Any, path: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if not hasattr(ext, f.name):
-            continue
-        value = getattr(ext, f.name)
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            values[f.name] = _from_extract(hint, value, f"{path}.{f.name}")
-        elif isinstance(value, list):
-            values[f.name] = tuple(value)
-        else:
-            values[f.name] = value
-    return cls(**values)
 
 
 def _multiple_used(ext: Any, dotted: str) -> bool:
