@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.measure import Measurement
 
 from braggflow import __version__, phil
 from braggflow.errors import BraggflowError, InputDataError, UsageError
@@ -145,9 +146,15 @@ class RunContext:
         self.info(f"Warning: {text}")
 
     def show(self, renderable: Any) -> None:
-        """Any rich renderable (Table, Group, Text) to the terminal and the log."""
-        self.console.print(renderable)
-        self._log.print(renderable)
+        """Any rich renderable (Table, Group, Text) to the terminal and the log, never
+        narrower than its natural width: a crystallographer's table must not show '0.…'."""
+        for console in (self.console, self._log):
+            width = console.width
+            console.width = max(width, _natural_width(console, renderable))  # print() caps at width
+            try:
+                console.print(renderable)
+            finally:
+                console.width = width
 
     @contextlib.contextmanager
     def progress(self, total: int, description: str) -> Iterator[Callable[[int], None]]:
@@ -162,6 +169,14 @@ class RunContext:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+
+def _natural_width(console: Console, renderable: Any) -> int:
+    """Width a renderable needs to print without truncating or wrapping cells (capped)."""
+    try:
+        return min(Measurement.get(console, console.options.update(width=400), renderable).maximum, 400)
+    except Exception:  # not measurable: let rich decide
+        return console.width
 
 
 def _renumber_experiment_ids(tables: list[Any], paths: list[str]) -> list[Any]:

@@ -156,3 +156,24 @@ def test_mtz_arguments_only_for_programs_that_accept_them(tmp_path, capsys):
     assert seen["mtz"] == ["scaled.mtz"] and seen["images"] == []
     assert run_program(toy(), ["scaled.mtz"], console=console) == 2
     assert "scaled.mtz" in capsys.readouterr().err
+
+
+def _wide_table(ctx):
+    from rich.table import Table
+
+    table = Table(title="Summary")
+    for i in range(12):
+        table.add_column(f"<I/sigI> {i}")
+    table.add_row(*[f"{1234.5678 * i:.2f}" for i in range(12)])
+    ctx.show(table)
+
+
+def test_tables_print_at_natural_width_on_narrow_consoles(tmp_path):
+    console = Console(file=io.StringIO(), width=60, color_system=None)
+    prog = Program(name="toy", description="A toy program.", run=_wide_table, master_text=MASTER)
+    assert run_program(prog, [], console=console) == 0
+    out = console.file.getvalue()
+    log = (tmp_path / "braggflow.toy.log").read_text()
+    for text in (out, log):
+        assert "…" not in text and "13580.25" in text and "<I/sigI> 11" in text
+    assert console.width == 60
