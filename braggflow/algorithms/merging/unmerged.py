@@ -387,8 +387,8 @@ def from_reflections(experiments, table, intensity: str = "auto", partiality_thr
     if intensity == "auto":
         if "intensity.scale.value" in table:
             intensity = "scale"
-        elif "intensity.prf.value" in table:
-            intensity = "profile"
+        elif "intensity.prf.value" in table and np.any(flags & np.uint64(Flags.integrated_prf)):
+            intensity = "profile"  # a prf column with no profile-fitted row (too few references) is unused
         else:
             intensity = "sum"
     if intensity == "scale":

@@ -113,6 +113,10 @@ def test_from_reflections_applies_export_filters():
     assert np.allclose(d.sigma, [5.0, 5.0, 5.0])
     assert list(d.batch) == [1, 4, 8]
     assert np.allclose(d.rot_deg, [0.5, 3.2, 7.7])
+    # a prf column without any profile-fitted row (too few references): auto uses summation
+    sum_only = ReflectionTable({**{k: table[k] for k in table.keys()}, "flags": np.full(n, int(Flags.integrated_sum), np.uint64)})
+    d = from_reflections(_experiment(), sum_only)
+    assert list(d.row_index) == [0, 1, 2, 4, 5] and np.allclose(d.intensity, 5.0)
 
 
 def test_french_wilson_limits():
