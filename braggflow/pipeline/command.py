@@ -373,7 +373,11 @@ def _run(program: Program, argv: list[str], console: Console) -> int:
             ctx.info(diff.rstrip("\n"))
             ctx.info("")
         write_text_atomic(f"{program.command}.phil", working.as_str())
-        program.run(ctx)
+        try:
+            program.run(ctx)
+        except BraggflowError as exc:  # the log must say why the run stopped, as stderr does
+            log.print(f"error: {exc}", markup=False, highlight=False)
+            raise
     return 0
 
 

@@ -72,8 +72,10 @@ def _stage_text(diff: Any, program: str, p: Any) -> str:
     return text
 
 
-def build_plan(images: list[str], diff: Any, p: Any) -> list[Stage]:
-    """The stages of the run, with inputs/outputs relative to the work folder."""
+def build_plan(images: list[str], diff: Any, p: Any, scale: bool | None = None) -> list[Stage]:
+    """The stages of the run, with inputs/outputs relative to the work folder (`scale`
+    overrides process.scale)."""
+    scale = p.process.scale if scale is None else scale
     t = lambda program: _stage_text(diff, program, p)  # noqa: E731
     stages = [
         Stage("import", "import", (), ("imported.expt",), t("import"), tuple(images)),
@@ -94,7 +96,7 @@ def build_plan(images: list[str], diff: Any, p: Any) -> list[Stage]:
         Stage("integrate", "integrate", ("refined.expt", "refined.refl"), ("integrated.expt", "integrated.refl"), t("integrate")),
         Stage("export", "export", ("integrated.expt", "integrated.refl"), ("integrated.mtz",), t("export") + "mtz.hklout = integrated.mtz\n"),
     ]
-    if p.process.scale:
+    if scale:
         stages += [
             Stage("symmetry", "symmetry", ("integrated.expt", "integrated.refl"), ("symmetrized.expt", "symmetrized.refl"), t("symmetry")),
             Stage("scale", "scale", ("symmetrized.expt", "symmetrized.refl"), ("scaled.expt", "scaled.refl"), t("scale")),
@@ -102,7 +104,7 @@ def build_plan(images: list[str], diff: Any, p: Any) -> list[Stage]:
         ]
     if p.process.report:
         every = ("imported.expt", "strong.refl", "indexed.refl", "refined.expt", "refined.refl",
-                 "integrated.expt", "integrated.refl") + (("scaled.expt", "scaled.refl") if p.process.scale else ())
+                 "integrated.expt", "integrated.refl") + (("scaled.expt", "scaled.refl") if scale else ())
         stages.append(Stage("report", "report", every, ("braggflow.report.html",), t("report")))
     return stages
 
@@ -164,7 +166,28 @@ def _demo_images(ctx: RunContext, folder: Path) -> list[str]:
     return [str(p.absolute()) for p in paths]
 
 
+SCALING_STAGES = ("symmetry", "scale", "merge")
+
+
+class ScalingNotPossible(Exception):
+    """A scaling stage stopped on the data (exit 1), e.g. multiplicity 1 on a short sweep."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(f"{stage}: {reason}")
+        self.stage, self.reason = stage, reason
+
+
+def _first_error(log: Path) -> str:
+    try:
+        lines = [ln for ln in log.read_text().splitlines() if ln.startswith("error:")]
+    except OSError:
+        return "see its log"
+    return lines[-1][len("error:"):].strip() if lines else "see its log"
+
+
 def execute(ctx: RunContext, stages: list[Stage], folder: Path, manifest: Manifest, force: bool) -> None:
+    """Run the stages in order; a scaling stage that fails on the data raises ScalingNotPossible
+    (the integrated.mtz written before it is complete), any other failure StageFailed."""
     for stage in stages:
         stage = resolve_late(stage, folder)
         fp = fingerprint(stage, folder)
@@ -182,6 +205,8 @@ def execute(ctx: RunContext, stages: list[Stage], folder: Path, manifest: Manife
         ctx.info(f"{'=' * 30} braggflow.{stage.program} {'=' * 30}")
         with working_directory(folder):
             code = run_program(_program(stage.program), stage.argv(params_file), console=ctx.console)
+        if code == 1 and stage.name in SCALING_STAGES:
+            raise ScalingNotPossible(stage.name, _first_error(folder / f"braggflow.{stage.program}.log"))
         if code != 0:
             raise StageFailed(
                 f"{stage.name} failed (exit {code}); see {folder / f'braggflow.{stage.program}.log'};"
@@ -205,7 +230,14 @@ def run(ctx: RunContext) -> None:
     if p.process.dry_run:
         ctx.info("dry_run=True: stopping before the first stage")
         return
-    execute(ctx, stages, folder, manifest, p.process.force)
+    try:
+        execute(ctx, stages, folder, manifest, p.process.force)
+    except ScalingNotPossible as exc:
+        ctx.warn(f"scaling stopped at {exc.stage} ({exc.reason}); integrated.mtz is complete, "
+                 "the scaled and merged outputs were not made")
+        if p.process.report:
+            without = build_plan(images, diff, p, scale=False)
+            execute(ctx, [s for s in without if s.name == "report"], folder, manifest, True)
     ctx.info("")
     ctx.info(f"Processing finished in {ctx.elapsed():.1f} s; outputs in {folder}")
     if p.process.report and (folder / "braggflow.report.html").exists():

@@ -177,3 +177,9 @@ def test_tables_print_at_natural_width_on_narrow_consoles(tmp_path):
     for text in (out, log):
         assert "…" not in text and "13580.25" in text and "<I/sigI> 11" in text
     assert console.width == 60
+
+
+def test_stage_failure_is_written_to_the_log_too(tmp_path):
+    console, _ = _console()
+    assert run_program(toy(_fail), [], console=console) == 1
+    assert "error: indexing failed: no lattice" in (tmp_path / "braggflow.toy.log").read_text()
