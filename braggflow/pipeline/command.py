@@ -43,6 +43,7 @@ class Program:
     accepts_mtz: bool = False  # unmerged/merged MTZ as positional input (symmetry, scale, merge)
     usage: str = ""
     master_text: str | None = None  # inline master (tests, tiny programs); else params/<name>.phil
+    defaults: str = ""  # program overrides of library defaults (PHIL text), e.g. "integration.mp.nproc = Auto"
 
     @property
     def command(self) -> str:
@@ -296,11 +297,17 @@ def _classify_data_file(arg: str, program: Program, cl: CommandLine, unhandled: 
 
 # --- PHIL plumbing ------------------------------------------------------------------------
 def load_program_master(program: Program) -> Any:
+    """The program's master with its own default overrides applied: the parameter diff and
+    `-c` show values relative to these (phil.md: the master contains local overrides)."""
     if program.master_text is not None:
-        return phil.parse(program.master_text, source_name=f"{program.command} master")
-    from braggflow.params import load_master
+        master = phil.parse(program.master_text, source_name=f"{program.command} master")
+    else:
+        from braggflow.params import load_master
 
-    return load_master(program.name)
+        master = load_master(program.name)
+    if program.defaults.strip():
+        master = master.fetch(sources=[phil.parse(program.defaults, source_name=f"{program.command} defaults")])
+    return master
 
 
 def _input_file_sources(cl: CommandLine, interpreter: Any) -> list[Any]:

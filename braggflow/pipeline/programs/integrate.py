@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from braggflow.algorithms.integration import IntegrateParams, integrate, summarize
 from braggflow.pipeline.command import Program, RunContext, run_program
 from braggflow.report import integration as report
@@ -11,19 +9,10 @@ from braggflow.report import integration as report
 __all__ = ["PROGRAM", "main"]
 
 
-def _params(ctx: RunContext) -> IntegrateParams:
-    params = IntegrateParams.from_phil(ctx.params)
-    diff = ctx.master.fetch_diff(source=ctx.working).as_str()
-    if "nproc" not in diff:  # program override: integration.mp.nproc = Auto
-        mp = dataclasses.replace(params.integration.mp, nproc=None)
-        params = dataclasses.replace(params, integration=dataclasses.replace(params.integration, mp=mp))
-    return params
-
-
 def run(ctx: RunContext) -> None:
     experiments = ctx.load_experiments()
     reflections = ctx.load_reflections()
-    params = _params(ctx)
+    params = IntegrateParams.from_phil(ctx.params)
     with ctx.progress(1, "Integrating") as _:
         result = integrate(experiments, reflections, params)
     for w in result.warnings:
@@ -42,6 +31,7 @@ PROGRAM = Program(
     description="Integrate the reflections of refined experiments: summation and profile fitting.",
     run=run,
     usage="braggflow.integrate refined.expt refined.refl [options]",
+    defaults="integration.mp.nproc = Auto",  # as dials.integrate: all cores unless told otherwise
 )
 
 

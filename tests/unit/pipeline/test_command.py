@@ -183,3 +183,19 @@ def test_stage_failure_is_written_to_the_log_too(tmp_path):
     console, _ = _console()
     assert run_program(toy(_fail), [], console=console) == 1
     assert "error: indexing failed: no lattice" in (tmp_path / "braggflow.toy.log").read_text()
+
+
+def test_program_default_overrides_are_the_base_of_the_diff():
+    prog = Program(name="toy", description="A toy program.", run=_run, master_text=MASTER, defaults="spotfinder.mp.nproc = Auto")
+    console, buf = _console()
+    assert run_program(prog, [], console=console) == 0
+    assert seen["params"].spotfinder.mp.nproc is phil_auto() and "have been modified" not in buf.getvalue()
+    console, buf = _console()
+    assert run_program(prog, ["nproc=1"], console=console) == 0  # the library default, explicit
+    assert seen["params"].spotfinder.mp.nproc == 1 and "nproc = 1" in buf.getvalue()
+
+
+def phil_auto():
+    from braggflow.phil import AUTO
+
+    return AUTO
