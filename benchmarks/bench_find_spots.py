@@ -215,8 +215,9 @@ def same_spots(a: Path, b: Path) -> str:
     return "yes" if ok else "no (values differ)"
 
 
-def ours_cmd(nproc: int, out: str, root: str | None) -> tuple[list[str], dict | None]:
-    args = ["imported.expt", f"nproc={nproc}", f"output.reflections={out}"]
+def ours_cmd(nproc: int, out: str, root: str | None,
+             extra: tuple[str, ...] = ()) -> tuple[list[str], dict | None]:
+    args = ["imported.expt", f"nproc={nproc}", f"output.reflections={out}", *extra]
     if root is None:
         return ["braggflow.find_spots", *args], None
     env = dict(os.environ, PYTHONPATH=root)
@@ -249,8 +250,9 @@ def main() -> None:
     base_wall, base_cpu = decode["ImageSequence.read_raw"]
     rows = [(name, "-", w, c, float("nan"), float("nan"), "") for name, (w, c) in decode.items()]
     dials_time: dict[int, tuple[float, float]] = {}
-    variants = [("braggflow.find_spots", None)] + [
-        tuple(c.split("=", 1)) for c in opts.compare
+    variants = [("braggflow.find_spots", None, ()),
+                ("  (output.shoeboxes=False)", None, ("output.shoeboxes=False",))] + [
+        (*c.split("=", 1), ()) for c in opts.compare
     ]
     for k in opts.nproc:
         if dials:
@@ -259,9 +261,9 @@ def main() -> None:
             dials_time[k] = (r["wall"], r["cpu"])
             rows.append(("dials.find_spots", k, r["wall"], r["cpu"], r["rss_mb"], r["tree_mb"],
                          spots_line(r["log"])))
-        for label, root in variants:
-            out = f"strong_{label.replace('.', '_')}_{k}.refl"
-            cmd, env = ours_cmd(k, out, root)
+        for label, root, extra in variants:
+            out = f"strong_{re.sub(r'[^A-Za-z0-9]+', '_', label).strip('_')}_{k}.refl"
+            cmd, env = ours_cmd(k, out, root, extra)
             r = median_run(cmd, ours, env, opts.repeats)
             note = spots_line(r["log"])
             if dials:
@@ -281,13 +283,33 @@ def main() -> None:
           + ", ".join(f"{r[0]} {r[3] / base_cpu:.1f}" for r in rows if r[1] == 1) + ")")
 
     print(f"\npeak memory of braggflow.find_spots, {n} vs {n_mem} images (one run each):")
-    print(f"{'images':>6s} {'nproc':>5s} {'wall s':>7s} {'CPU s':>6s} {'peak RSS':>8s} "
-          f"{'tree MB':>8s} {'spots':>7s}")
+    print(f"{'images':>6s} {'nproc':>5s} {'shoeboxes':>9s} {'wall s':>7s} {'CPU s':>6s} "
+          f"{'peak RSS':>8s} {'tree MB':>8s} {'spots':>7s} {'refl MB':>7s}")
+    mem: dict[tuple[int, int, bool], dict] = {}
     for images, where in ((n, ours), (n_mem, ours_mem)):
         for k in opts.nproc:
-            r = timed_run(ours_cmd(k, f"strong_mem_{k}.refl", None)[0], where)
-            print(f"{images:6d} {k:5d} {r['wall']:7.2f} {r['cpu']:6.2f} "
-                  f"{r['rss_mb']:8.0f} {r['tree_mb']:8.0f} {spots_line(r['log']):>7s}")
+            for sb in (True, False):
+                out = f"strong_mem_{k}_{int(sb)}.refl"
+                extra = () if sb else ("output.shoeboxes=False",)
+                r = timed_run(ours_cmd(k, out, None, extra)[0], where)
+                mem[(images, k, sb)] = r
+                size = (where / out).stat().st_size / 1e6
+                print(f"{images:6d} {k:5d} {str(sb):>9s} {r['wall']:7.2f} {r['cpu']:6.2f} "
+                      f"{r['rss_mb']:8.0f} {r['tree_mb']:8.0f} {spots_line(r['log']):>7s} "
+                      f"{size:7.1f}")
+    if n_mem > n:
+        per_decode = base_wall / n
+        print(f"\nper-image cost without start-up = (wall {n_mem} - wall {n}) / {n_mem - n} "
+              f"images, vs read_raw {1e3 * per_decode:.1f} ms/image:")
+        for k in opts.nproc:
+            for sb in (True, False):
+                a, b = mem[(n, k, sb)], mem[(n_mem, k, sb)]
+                wall = (b["wall"] - a["wall"]) / (n_mem - n)
+                cpu = (b["cpu"] - a["cpu"]) / (n_mem - n)
+                start = a["wall"] - n * wall
+                print(f"  nproc {k} shoeboxes {sb!s:5s}: {1e3 * wall:6.1f} ms/image wall "
+                      f"({wall / per_decode:4.2f} x decode), {1e3 * cpu:6.1f} ms/image CPU, "
+                      f"fixed part {start:5.2f} s")
     load1 = os.getloadavg()
     print(f"\nload average at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
 

@@ -1,7 +1,10 @@
 """Time the spot-finding threshold kernels on a Pilatus-6M-sized synthetic image.
 
 Run:  python benchmarks/bench_spotfinding_kernels.py [--repeats N]
-Prints seconds per image and Mpixel/s for the numba kernels and their numpy twins.
+Prints seconds per image and Mpixel/s for the numba kernels and their numpy twins, and for
+the fused integer kernel (`_fused_kernels.fused_strong_pixels`: valid mask formed on the fly
+from a static mask and the trusted range, int32 input) that find_spots uses for integer
+images.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import time
 
 import numpy as np
 
-from braggflow.algorithms.spotfinding import _kernels, _reference
+from braggflow.algorithms.spotfinding import _fused_kernels, _kernels, _reference
 
 NY, NX = 2527, 2463  # Pilatus 6M (slow, fast)
 
@@ -55,6 +58,15 @@ def main() -> None:
             t = bench(fn, args, opts.repeats)
             n = int(fn(*args).sum())
             print(f"{name:32s} {label:6s} {t:9.3f} {mpix / t:9.1f} {n:10d}")
+    counts = np.where(mask, img, -1).astype(np.int32)
+    static = np.ones(img.shape, dtype=bool)
+    core = np.zeros(img.shape, dtype=bool)
+    for extended in (False, True):
+        fargs = (counts, static, 0.0, 1e6, core, 3, 3, 6.0, 3.0, 0.0, 2, 0.0, False, extended)
+        t = bench(_fused_kernels.fused_strong_pixels, fargs, opts.repeats)
+        flat, exact = _fused_kernels.fused_strong_pixels(*fargs)
+        name = "fused (extended)" if extended else "fused (dispersion)"
+        print(f"{name:32s} {'numba':6s} {t:9.3f} {mpix / t:9.1f} {flat.size:10d}  exact={exact}")
 
 
 if __name__ == "__main__":

@@ -100,14 +100,31 @@ class ImageSequence:
             self._static = tuple(masks)
         return self._static
 
+    def trusted_ranges(self) -> tuple[tuple[float, float], ...]:
+        """Per-panel inclusive (low, high) trusted range, as `trusted_mask` applies it."""
+        return tuple(
+            (0.0 if p.trusted_range[0] == -1.0 else float(p.trusted_range[0]), float(p.trusted_range[1]))
+            for p in self.detector.panels
+        )
+
+    def read_checked(self, index: int) -> tuple[np.ndarray, ...]:
+        """`read_raw` plus a check that every panel array has the panel's shape.
+
+        With `static_mask()` and `trusted_ranges()` this is what `read` combines; callers
+        that can test the trusted range on the fly (the spot finder) skip building the mask.
+        """
+        data = self.read_raw(index)
+        for panel, d in zip(self.detector.panels, data):
+            if d.shape != panel.image_shape:
+                raise InputDataError(self.paths[self._check(index)], f"panel '{panel.name}' is {d.shape[::-1]} px, expected {panel.image_size}")
+        return data
+
     def read(self, index: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
         """(per-panel data, per-panel valid mask) of image `index` (0-based)."""
-        data = self.read_raw(index)
+        data = self.read_checked(index)
         static = self.static_mask()
         valid = []
         for panel, d, s in zip(self.detector.panels, data, static):
-            if d.shape != panel.image_shape:
-                raise InputDataError(self.paths[self._check(index)], f"panel '{panel.name}' is {d.shape[::-1]} px, expected {panel.image_size}")
             valid.append(trusted_mask(d, panel.trusted_range) & s)
         return data, tuple(valid)
 

@@ -244,7 +244,17 @@ def _write_stream(fh, table: ReflectionTable, encoded: list) -> None:
         fh.write(packer.pack(type_name))
         fh.write(packer.pack_array_header(2))
         fh.write(packer.pack(len(table)))
-        fh.write(packer.pack(blob))
+        fh.write(_bin_header(len(blob)))  # = packer.pack(blob) without copying the blob
+        fh.write(blob)
+
+
+def _bin_header(n: int) -> bytes:
+    """msgpack bin 8/16/32 header for n bytes (what Packer(use_bin_type=True) writes)."""
+    if n < 1 << 8:
+        return struct.pack(">BB", 0xC4, n)
+    if n < 1 << 16:
+        return struct.pack(">BH", 0xC5, n)
+    return struct.pack(">BI", 0xC6, n)
 
 
 def _encode_column(path: Path, name: str, column: object) -> tuple[str, bytes | bytearray]:

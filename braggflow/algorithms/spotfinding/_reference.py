@@ -146,7 +146,50 @@ def label_pixels(keys, height, width, connect_z):
     return relabel[raw]
 
 
+EXACT_LIMIT = float(1 << 51)
+
+
+def fused_strong_pixels(
+    image, mask, low, high, core, kernel_y, kernel_x, nsig_b, nsig_s, global_threshold,
+    min_count, gain, erode_from_mask, extended,
+):
+    """Twin of `_fused_kernels.fused_strong_pixels`: (flat strong indices, exact).
+
+    Valid pixels are `mask` and low <= value <= high; `core` (scratch) is unused here.
+    `exact` says whether float64 summed-area tables of this image are exact (sum of
+    squares of the summed pixels below 2**51).
+    """
+    f = np.asarray(image, dtype=np.float64)
+    valid = mask & (f >= low) & (f <= high)
+    summed = np.where(valid & (f < BIG), f, 0.0)
+    exact = float(np.sum(summed * summed)) < EXACT_LIMIT
+    fn = dispersion_extended_threshold if extended else dispersion_threshold
+    strong = fn(f, valid, kernel_y, kernel_x, nsig_b, nsig_s, global_threshold, min_count,
+                gain, erode_from_mask)
+    return np.flatnonzero(strong), exact
+
+
+def fill_shoeboxes(keys, values, pixel_offsets, bbox, panel, heights, widths, z_offset,
+                   sb_offsets, data, mask, code):
+    """Twin of `_fused_kernels.fill_shoeboxes` (vectorised; needs one int64 per pixel)."""
+    sizes = np.diff(pixel_offsets)
+    spot = np.repeat(np.arange(len(bbox)), sizes)
+    pan = np.asarray(panel, dtype=np.int64)[spot]
+    nx, ny = np.asarray(widths, np.int64)[pan], np.asarray(heights, np.int64)[pan]
+    x = keys % nx
+    y = (keys // nx) % ny
+    z = keys // (nx * ny) + z_offset
+    b = np.asarray(bbox, dtype=np.int64)[spot]
+    q = sb_offsets[spot] + (
+        ((z - b[:, 4]) * (b[:, 3] - b[:, 2]) + (y - b[:, 2])) * (b[:, 1] - b[:, 0]) + (x - b[:, 0])
+    )
+    data[q] = values
+    mask[q] = code
+
+
 __all__ = [
+    "fill_shoeboxes",
+    "fused_strong_pixels",
     "dispersion_threshold",
     "dispersion_extended_threshold",
     "erode_core",

@@ -9,7 +9,7 @@ import numpy as np
 
 from braggflow.algorithms.spotfinding.labelling import PanelBlock, split_block_components
 from braggflow.algorithms.spotfinding.params import ThresholdParams
-from braggflow.algorithms.spotfinding.threshold import strong_pixel_indices
+from braggflow.algorithms.spotfinding.threshold import strong_pixels_in_range
 from braggflow.errors import InputDataError
 
 
@@ -25,6 +25,7 @@ class BlockTask:
     max_strong_pixel_fraction: float
     region_of_interest: tuple[int, int, int, int] | None
     excluded: tuple[int, ...]
+    with_pixels: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,39 +40,87 @@ class BlockResult:
     shapes: tuple[tuple[int, int], ...]
 
 
-def _strong_panel(data, valid, task: BlockTask) -> np.ndarray:
+ALL = (-np.inf, np.inf)
+
+
+class FrameSource:
+    """Reads (per-panel data, per-panel masks, per-panel trusted ranges) for the kernels.
+
+    An `ImageSequence`-like reader (``read_checked``, ``static_mask``, ``trusted_ranges``)
+    is read raw: its static mask is combined once with the user's, and the trusted range
+    is tested inside the threshold kernel, so no valid mask is built per image. Any other
+    reader's ``read(i)`` -> (data, valid) is used as is (trusted range: everything).
+    """
+
+    def __init__(self, reader, static_mask=None) -> None:
+        self.reader = reader
+        self.user_mask = static_mask
+        self.fused = all(
+            hasattr(reader, a) for a in ("read_checked", "static_mask", "trusted_ranges")
+        )
+        self.masks = None
+        if self.fused:
+            own = reader.static_mask()
+            self._check(own, "static mask")
+            if static_mask is not None:
+                own = tuple(a & b for a, b in zip(own, static_mask))
+            self.masks = tuple(np.ascontiguousarray(m, dtype=bool) for m in own)
+            self.trusted = tuple(reader.trusted_ranges())
+
+    def _check(self, parts, what: str) -> None:
+        if self.user_mask is not None and len(self.user_mask) != len(parts):
+            raise InputDataError("static mask", f"panel counts of {what} and static mask differ")
+
+    def read(self, index: int):
+        if self.fused:
+            data = self.reader.read_checked(index)
+            if len(data) != len(self.masks):
+                raise InputDataError(f"image {index}", "panel counts of data and mask differ")
+            return data, self.masks, self.trusted
+        data, valid = self.reader.read(index)
+        if len(data) != len(valid):
+            raise InputDataError(f"image {index}", "panel counts of data, mask and static mask differ")
+        self._check(data, "data")
+        if self.user_mask is not None:
+            valid = tuple(v & s for v, s in zip(valid, self.user_mask))
+        return data, valid, (ALL,) * len(data)
+
+
+def _strong_panel(data, valid, trusted, task: BlockTask, scratch: dict) -> np.ndarray:
     """Flat indices (ascending) of the panel's strong pixels."""
-    if task.region_of_interest is None:
-        return strong_pixel_indices(data, valid, task.threshold)
-    x0, x1, y0, y1 = task.region_of_interest
-    sub = data[y0:y1, x0:x1]
-    flat = strong_pixel_indices(sub, valid[y0:y1, x0:x1], task.threshold)
-    rows, cols = np.divmod(flat, max(sub.shape[1], 1))
-    return (rows + y0) * data.shape[1] + cols + x0
+    if task.region_of_interest is not None:
+        x0, x1, y0, y1 = task.region_of_interest
+        sub = data[y0:y1, x0:x1]
+        flat = strong_pixels_in_range(sub, valid[y0:y1, x0:x1], trusted, task.threshold)
+        rows, cols = np.divmod(flat, max(sub.shape[1], 1))
+        return (rows + y0) * data.shape[1] + cols + x0
+    core = scratch.get(data.shape)
+    if core is None:
+        core = scratch[data.shape] = np.zeros(data.shape, dtype=bool)
+    return strong_pixels_in_range(data, valid, trusted, task.threshold, core)
 
 
-def _read(reader, index, static_mask):
-    data, valid = reader.read(index)
-    if len(data) != len(valid) or (static_mask is not None and len(static_mask) != len(data)):
-        raise InputDataError(f"image {index}", "panel counts of data, mask and static mask differ")
-    if static_mask is not None:
-        valid = tuple(v & s for v, s in zip(valid, static_mask))
-    return data, valid
+def process_block(source, task: BlockTask, static_mask=None) -> BlockResult:
+    """Threshold every image of the block and label its strong pixels per panel.
 
-
-def process_block(reader, task: BlockTask, static_mask) -> BlockResult:
-    """Threshold every image of the block and label its strong pixels per panel."""
+    `source` is a `FrameSource` (or any reader, wrapped here with `static_mask`).
+    """
+    if not isinstance(source, FrameSource):
+        source = FrameSource(source, static_mask)
     pix: list[list[tuple[np.ndarray, np.ndarray]]] = []
     counts, rejected, shapes = [], [], ()
+    scratch: dict = {}
     for index in range(task.start, task.stop):
-        data, valid = _read(reader, index, static_mask)
+        data, valid, trusted = source.read(index)
         shapes = tuple(d.shape for d in data)
         if not pix:
             pix = [[] for _ in data]
         if index in task.excluded:
             strong = [np.zeros(0, dtype=np.int64) for _ in data]
         else:
-            strong = [_strong_panel(d, v, task) for d, v in zip(data, valid)]
+            strong = [
+                _strong_panel(d, v, t, task, scratch) for d, v, t in zip(data, valid, trusted)
+            ]
         n_strong = sum(s.size for s in strong)
         counts.append(n_strong)
         n_pixels = sum(d.size for d in data)
@@ -100,7 +149,8 @@ def _label_panel(parts, shape, task: BlockTask) -> PanelBlock:
         shape[1],
         connect_z=task.connect_z,
         seam_frames=task.seam_frames,
+        with_pixels=task.with_pixels,
     )
 
 
-__all__ = ["BlockTask", "BlockResult", "process_block"]
+__all__ = ["BlockTask", "BlockResult", "FrameSource", "process_block"]

@@ -11,6 +11,49 @@ from dataclasses import dataclass
 import numpy as np
 
 ONE_TWELFTH = 1.0 / 12.0
+PER_SPOT = ("first_key", "n_signal", "bbox", "intensity", "centroid_px", "variance_px", "peak_px")
+
+
+@dataclass(frozen=True, slots=True)
+class SpotPixels:
+    """The pixels of n spots, ragged: spot i owns keys/values[offsets[i]:offsets[i+1]].
+
+    keys : (p,) int64 linear keys (z*ny + y)*nx + x in raster order inside each spot
+    values : (p,) float32 counts (what a DIALS shoebox stores)
+    """
+
+    offsets: np.ndarray
+    keys: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    def select(self, sel: np.ndarray) -> SpotPixels:
+        from braggflow.model.shoebox import ragged_index
+
+        rows = np.arange(len(self))[np.asarray(sel)]
+        sizes = np.diff(self.offsets)[rows]
+        pix = ragged_index(self.offsets[:-1][rows], sizes)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        return SpotPixels(offsets, self.keys[pix], self.values[pix])
+
+
+def empty_pixels() -> SpotPixels:
+    return SpotPixels(np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+
+def concat_pixels(parts: list[SpotPixels]) -> SpotPixels:
+    if not parts:
+        return empty_pixels()
+    if len(parts) == 1:
+        return parts[0]
+    sizes = np.concatenate([np.diff(p.offsets) for p in parts])
+    return SpotPixels(
+        np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        np.concatenate([p.keys for p in parts]),
+        np.concatenate([p.values for p in parts]),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +67,7 @@ class SpotStats:
     centroid_px : (n, 3)     x, y, z of the count-weighted pixel-centre mean
     variance_px : (n, 3)     unbiased variance / S + 1/12 (1/12 for a single-pixel spot)
     peak_px : (n, 3)         centre of the first pixel with the maximum count
+    pixels : the spots' pixels (for shoeboxes) when asked for, else None
     """
 
     first_key: np.ndarray
@@ -33,33 +77,44 @@ class SpotStats:
     centroid_px: np.ndarray
     variance_px: np.ndarray
     peak_px: np.ndarray
+    pixels: SpotPixels | None = None
 
     def __len__(self) -> int:
         return int(self.n_signal.shape[0])
 
     def select(self, sel: np.ndarray) -> SpotStats:
-        return SpotStats(*(getattr(self, f)[sel] for f in self.__slots__))
+        pixels = None if self.pixels is None else self.pixels.select(sel)
+        return SpotStats(*(getattr(self, f)[sel] for f in PER_SPOT), pixels=pixels)
 
 
-def empty_stats() -> SpotStats:
+def empty_stats(with_pixels: bool = False) -> SpotStats:
     z = np.zeros(0, dtype=np.int64)
     f = np.zeros((0, 3), dtype=np.float64)
-    return SpotStats(z, z.copy(), np.zeros((0, 6), np.int64), np.zeros(0), f, f.copy(), f.copy())
+    return SpotStats(
+        z, z.copy(), np.zeros((0, 6), np.int64), np.zeros(0), f, f.copy(), f.copy(),
+        pixels=empty_pixels() if with_pixels else None,
+    )
 
 
 def concat_stats(parts: list[SpotStats]) -> SpotStats:
-    """One SpotStats of all parts (the part itself when there is only one; never mutated)."""
+    """One SpotStats of all parts (the part itself when there is only one; never mutated).
+
+    Pixels are kept only when every part has them.
+    """
     if not parts:
         return empty_stats()
     if len(parts) == 1:
         return parts[0]
+    with_pixels = all(p.pixels is not None for p in parts)
     return SpotStats(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in SpotStats.__slots__)
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in PER_SPOT),
+        pixels=concat_pixels([p.pixels for p in parts]) if with_pixels else None,
     )
 
 
 def spot_stats(
-    keys: np.ndarray, values: np.ndarray, labels: np.ndarray, height: int, width: int
+    keys: np.ndarray, values: np.ndarray, labels: np.ndarray, height: int, width: int,
+    *, with_pixels: bool = False,
 ) -> SpotStats:
     """Statistics of every label.
 
@@ -68,10 +123,11 @@ def spot_stats(
     keys : (n,) int64 sorted linear pixel keys, key = (z*height + y)*width + x
     values : (n,) float64 pixel counts
     labels : (n,) int64 component labels 0..L-1, numbered by first pixel (as `label_pixels`)
+    with_pixels : also keep every spot's pixels (`SpotStats.pixels`, for shoeboxes)
     """
     n_lab = int(labels.max()) + 1 if labels.size else 0
     if n_lab == 0:
-        return empty_stats()
+        return empty_stats(with_pixels)
     order = np.argsort(labels, kind="stable")  # raster order kept inside each label
     keys, values, labels = keys[order], values[order], labels[order]
     frame = height * width
@@ -105,6 +161,9 @@ def spot_stats(
         centroid_px=centroid,
         variance_px=variance,
         peak_px=centre[peak],
+        pixels=SpotPixels(
+            np.append(starts, labels.size).astype(np.int64), keys, values.astype(np.float32)
+        ) if with_pixels else None,
     )
 
 
@@ -117,4 +176,4 @@ def _peak_index(values, labels, starts, n_lab):
     return idx[first]
 
 
-__all__ = ["SpotStats", "spot_stats", "concat_stats", "empty_stats"]
+__all__ = ["SpotPixels", "SpotStats", "spot_stats", "concat_stats", "empty_stats"]

@@ -1,20 +1,29 @@
-"""The spot-finding driver: blocks of images in parallel (joblib), seams merged, filtered."""
+"""The spot-finding driver: blocks of images in parallel (threads), seams merged, filtered."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
 
-from braggflow.algorithms.spotfinding.blocks import BlockResult, BlockTask, process_block
-from braggflow.algorithms.spotfinding.centroids import SpotStats, concat_stats
+from braggflow.algorithms.spotfinding import _fused_kernels
+from braggflow.algorithms.spotfinding.blocks import (
+    BlockResult,
+    BlockTask,
+    FrameSource,
+    process_block,
+)
+from braggflow.algorithms.spotfinding.centroids import SpotPixels, SpotStats, concat_stats
 from braggflow.algorithms.spotfinding.filters import FilterCounts, filter_spots
 from braggflow.algorithms.spotfinding.labelling import merge_seam_components
 from braggflow.algorithms.spotfinding.params import SpotFinderParams, check_threshold_params
 from braggflow.errors import ParameterError
+from braggflow.model.shoebox import MaskCode, Shoeboxes
 
 STRONG_FLAG = np.uint64(1 << 5)
 MAX_BLOCK = 20  # images per task: bounds the strong pixels held per worker (memory)
@@ -95,7 +104,9 @@ def _excluded(params: SpotFinderParams, first_image: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _tasks(reader, params: SpotFinderParams, ranges, nproc: int) -> list[BlockTask]:
+def _tasks(
+    reader, params: SpotFinderParams, ranges, nproc: int, with_pixels: bool = False
+) -> list[BlockTask]:
     connect_z = not params.force_2d
     excluded = _excluded(params, reader.image_range[0])
     tasks = []
@@ -109,34 +120,48 @@ def _tasks(reader, params: SpotFinderParams, ranges, nproc: int) -> list[BlockTa
                 BlockTask(
                     a, b, seams, connect_z, params.threshold,
                     params.filter.max_strong_pixel_fraction,
-                    params.region_of_interest, excluded,
+                    params.region_of_interest, excluded, with_pixels,
                 )
             )
     return tasks
 
 
 def _run(reader, tasks, static_mask, nproc) -> Iterator[BlockResult]:
-    """Blocks in order; nproc > 1 uses joblib threads.
+    """Blocks in order; nproc > 1 uses a thread pool (at most 2 * nproc blocks in flight).
 
     Threads, not processes: the numba kernels run without the GIL (nogil=True), and so do
     file reads, CBF decoding and the large numpy operations, so threads scale like
     processes while avoiding worker start-up (imports, numba cache loads: ~1-2 CPU s
     each), pickling of the reader and static mask, and a second copy of every array.
+    (concurrent.futures rather than joblib: 45 ms less import time.)
     """
+    source = FrameSource(reader, static_mask)
     if nproc <= 1 or len(tasks) <= 1:
-        return (process_block(reader, t, static_mask) for t in tasks)
-    parallel = Parallel(n_jobs=nproc, return_as="generator", prefer="threads")
-    return parallel(delayed(process_block)(reader, t, static_mask) for t in tasks)
+        yield from (process_block(source, t) for t in tasks)
+        return
+    with ThreadPoolExecutor(max_workers=nproc) as pool:
+        pending: deque = deque()
+        todo = iter(tasks)
+        for task in todo:
+            pending.append(pool.submit(process_block, source, task))
+            if len(pending) >= 2 * nproc:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(process_block, source, nxt))
+            yield result
 
 
-def _collect_panel(results, ranges, p, connect_z) -> SpotStats:
+def _collect_panel(results, ranges, p, connect_z, with_pixels=False) -> SpotStats:
     parts = [r.panels[p].stats for r in results]
     shape = results[0].shapes[p]
     for start, stop in ranges:
         in_range = sorted((r for r in results if start <= r.start < stop), key=lambda r: r.start)
         parts.append(merge_seam_components(
             [r.panels[p] for r in in_range], shape[0], shape[1], connect_z=connect_z,
-            last_frames=[r.stop - 1 for r in in_range],
+            last_frames=[r.stop - 1 for r in in_range], with_pixels=with_pixels,
         ))
     return concat_stats(parts)
 
@@ -149,6 +174,7 @@ def find_spots(
     nproc: int = 1,
     static_mask: tuple[np.ndarray, ...] | None = None,
     progress: Callable[[int], None] | None = None,
+    shoeboxes: bool = False,
 ) -> SpotFindingResult:
     """Find strong spots in a sweep.
 
@@ -158,25 +184,29 @@ def find_spots(
         (per-panel data, per-panel bool valid masks) for sweep index i; must be picklable.
     params : `SpotFinderParams` with Auto already resolved (see `resolve_auto`)
     scan_range : 1-based inclusive image ranges (default `params.scan_range`, else all)
-    nproc : worker threads (joblib); results do not depend on it
+    nproc : worker threads; results do not depend on it
     static_mask : per-panel (ny, nx) bool valid masks applied to every image
     progress : called in this process with the cumulative number of images done
+    shoeboxes : also return a DIALS ``shoebox`` column (see `shoebox_column`); each block
+        keeps only its finished spots' pixels (12 bytes per strong pixel)
     """
     _check(params)
     ranges = _local_ranges(reader, scan_range if scan_range is not None else params.scan_range)
-    tasks = _tasks(reader, params, ranges, nproc)
+    tasks = _tasks(reader, params, ranges, nproc, shoeboxes)
     results: list[BlockResult] = []
     for res in _run(reader, tasks, static_mask, nproc):
         results.append(res)
         if progress is not None:
             progress(sum(r.stop - r.start for r in results))
-    return _assemble(reader, params, ranges, results)
+    return _assemble(reader, params, ranges, results, shoeboxes)
 
 
-def _assemble(reader, params, ranges, results) -> SpotFindingResult:
+def _assemble(reader, params, ranges, results, shoeboxes=False) -> SpotFindingResult:
     connect_z = not params.force_2d
     n_panels = len(results[0].panels) if results else 0
-    per_panel = [_collect_panel(results, ranges, p, connect_z) for p in range(n_panels)]
+    per_panel = [
+        _collect_panel(results, ranges, p, connect_z, shoeboxes) for p in range(n_panels)
+    ]
     panel = np.concatenate([np.full(len(s), p, np.uint64) for p, s in enumerate(per_panel)])
     stats = concat_stats(per_panel)
     del per_panel
@@ -192,6 +222,14 @@ def _assemble(reader, params, ranges, results) -> SpotFindingResult:
     order = np.lexsort((kept.first_key, panel))
     kept, panel = kept.select(order), panel[order]
     columns = spot_columns(kept, panel, reader.image_range[0] - 1)
+    if shoeboxes:
+        widths = np.array([shape[1] for shape in results[0].shapes] if results else [1])
+        heights = np.array([shape[0] for shape in results[0].shapes] if results else [1])
+        pixels = kept.pixels if kept.pixels is not None else _no_pixels(len(kept))
+        kept = dataclasses.replace(kept, pixels=None)
+        columns["shoebox"] = shoebox_column(
+            pixels, columns["bbox"], panel, heights, widths, reader.image_range[0] - 1
+        )
     return _result(reader, params, results, columns, counts, kept)
 
 
@@ -227,6 +265,41 @@ def _result(reader, params, results, columns, counts, kept) -> SpotFindingResult
     )
 
 
+def _no_pixels(n: int) -> SpotPixels:
+    return SpotPixels(np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+
+def shoebox_column(
+    pixels: SpotPixels,
+    bbox: np.ndarray,
+    panel: np.ndarray,
+    heights: np.ndarray,
+    widths: np.ndarray,
+    z_offset: int,
+) -> Shoeboxes:
+    """DIALS spot-finding shoeboxes: the spot's own pixels inside its bbox.
+
+    As dials.find_spots (``output.shoeboxes = True``): data = the count of each of the
+    spot's pixels and 0 elsewhere in the bbox, mask = Valid | Foreground (5) on the spot's
+    pixels and 0 elsewhere (also on other spots' pixels), background = 0.
+
+    pixels : keys (z*ny + y)*nx + x with z the sweep index (bbox z minus `z_offset`)
+    bbox : (n, 6) x0, x1, y0, y1, z0, z1 of each spot, z in image-range units
+    panel : (n,) panel of each spot; heights, widths : (n_panels,) panel shapes
+    """
+    bbox = np.ascontiguousarray(bbox, dtype=np.int64).reshape(-1, 6)
+    sb = Shoeboxes.allocate(np.asarray(panel, dtype=np.uint64), bbox)
+    _fused_kernels.fill_shoeboxes(
+        np.ascontiguousarray(pixels.keys, dtype=np.int64),
+        np.ascontiguousarray(pixels.values, dtype=np.float32),
+        np.ascontiguousarray(pixels.offsets, dtype=np.int64), bbox,
+        np.ascontiguousarray(panel, dtype=np.int64), np.asarray(heights, dtype=np.int64),
+        np.asarray(widths, dtype=np.int64), int(z_offset), sb.offsets, sb.data, sb.mask,
+        np.int32(MaskCode.valid | MaskCode.foreground),
+    )
+    return sb
+
+
 def spot_columns(stats: SpotStats, panel: np.ndarray, z_offset: int) -> dict[str, np.ndarray]:
     """DIALS strong.refl columns (without shoebox) for the given spots."""
     n = len(stats)
@@ -247,4 +320,4 @@ def spot_columns(stats: SpotStats, panel: np.ndarray, z_offset: int) -> dict[str
     }
 
 
-__all__ = ["SpotFindingResult", "find_spots", "spot_columns", "STRONG_FLAG"]
+__all__ = ["SpotFindingResult", "find_spots", "shoebox_column", "spot_columns", "STRONG_FLAG"]

@@ -62,15 +62,17 @@ def split_block_components(
     *,
     connect_z: bool,
     seam_frames: tuple[int, ...],
+    with_pixels: bool = False,
 ) -> PanelBlock:
     """Label one block and separate complete spots from seam components.
 
     seam_frames : image indices (z) whose components must wait for the neighbouring block.
+    with_pixels : keep each finished spot's pixels in its stats (shoeboxes)
     """
     labels = label_strong_pixels(keys, height, width, connect_z=connect_z)
     if labels.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return PanelBlock(empty_stats(), empty, np.zeros(0))
+        return PanelBlock(empty_stats(with_pixels), empty, np.zeros(0))
     n_lab = int(labels.max()) + 1
     z = keys // (height * width)
     on_seam = np.isin(z, np.asarray(seam_frames, dtype=np.int64)) if connect_z else None
@@ -80,7 +82,9 @@ def split_block_components(
     is_seam_pixel = seam_label[labels]
     inner = ~is_seam_pixel
     inner_labels = np.unique(labels[inner], return_inverse=True)[1].reshape(-1)
-    stats = spot_stats(keys[inner], values[inner], inner_labels, height, width)
+    stats = spot_stats(
+        keys[inner], values[inner], inner_labels, height, width, with_pixels=with_pixels
+    )
     return PanelBlock(stats, keys[is_seam_pixel], values[is_seam_pixel])
 
 
@@ -98,6 +102,7 @@ def merge_seam_components(
     *,
     connect_z: bool,
     last_frames: list[int] | None = None,
+    with_pixels: bool = False,
 ) -> SpotStats:
     """Relabel the union of all blocks' seam pixels and compute their spot statistics.
 
@@ -109,10 +114,10 @@ def merge_seam_components(
     if last_frames is None:
         keys = np.concatenate([b.seam_keys for b in blocks]) if blocks else np.zeros(0, np.int64)
         if keys.size == 0:
-            return empty_stats()
+            return empty_stats(with_pixels)
         values = np.concatenate([b.seam_values for b in blocks])
         keys, values, labels = _label_and_stats(keys, values, height, width, connect_z)
-        return spot_stats(keys, values, labels, height, width)
+        return spot_stats(keys, values, labels, height, width, with_pixels=with_pixels)
     frame = height * width
     done: list[SpotStats] = []
     carry_keys, carry_values = np.zeros(0, np.int64), np.zeros(0)
@@ -129,9 +134,11 @@ def merge_seam_components(
         closed = ~is_open
         if closed.any():
             relabel = np.unique(labels[closed], return_inverse=True)[1].reshape(-1)
-            done.append(spot_stats(keys[closed], values[closed], relabel, height, width))
+            done.append(spot_stats(
+                keys[closed], values[closed], relabel, height, width, with_pixels=with_pixels
+            ))
         carry_keys, carry_values = keys[is_open], values[is_open]
-    return concat_stats(done)
+    return concat_stats(done) if done else empty_stats(with_pixels)
 
 
 __all__ = [

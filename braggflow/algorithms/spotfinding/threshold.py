@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from braggflow.algorithms.spotfinding import _kernels
+from braggflow.algorithms.spotfinding import _fused_kernels, _kernels
 from braggflow.algorithms.spotfinding.params import ThresholdParams, check_threshold_params
 from braggflow.errors import InputDataError
 
@@ -43,6 +43,37 @@ def strong_pixel_indices(image: np.ndarray, mask: np.ndarray, params: ThresholdP
     return _kernels.dispersion_strong_pixels(*args)
 
 
+def strong_pixels_in_range(
+    image: np.ndarray,
+    mask: np.ndarray,
+    trusted: tuple[float, float],
+    params: ThresholdParams,
+    core: np.ndarray | None = None,
+) -> np.ndarray:
+    """`strong_pixel_indices` with valid = mask AND low <= image <= high, in one pass.
+
+    Integer images go through the fused streaming kernel (no full-size temporaries);
+    float images, and integer images whose sum of squares is too large for float64 tables
+    to be exact, fall back to `strong_pixel_indices` on the explicit mask, so the pixels are
+    always the same. `core` is an optional all-False (ny, nx) bool scratch image (reused
+    between calls; left all False).
+    """
+    low, high = float(trusted[0]), float(trusted[1])
+    img = np.asarray(image)
+    if img.dtype.kind in "iu" and img.dtype.itemsize <= 4 and img.ndim == 2:
+        args = _kernel_args(img, mask, params)
+        if core is None or core.shape != img.shape or core.dtype != np.bool_:
+            core = np.zeros(img.shape, dtype=np.bool_)
+        flat, exact = _fused_kernels.fused_strong_pixels(
+            args[0], args[1], low, high, core, *args[2:],
+            params.algorithm == "dispersion_extended",
+        )
+        if exact:
+            return flat
+    valid = np.asarray(mask, dtype=bool) & (img >= low) & (img <= high)
+    return strong_pixel_indices(img, valid, params)
+
+
 def threshold_image(
     image: np.ndarray, mask: np.ndarray, params: ThresholdParams
 ) -> np.ndarray:
@@ -68,4 +99,4 @@ def threshold_image(
     return _kernels.dispersion_threshold(*args)
 
 
-__all__ = ["threshold_image", "strong_pixel_indices"]
+__all__ = ["threshold_image", "strong_pixel_indices", "strong_pixels_in_range"]

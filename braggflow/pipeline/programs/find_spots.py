@@ -52,7 +52,8 @@ def find_spots_in_experiment(ctx: RunContext, experiment: Experiment, index: int
             done[0] = n
 
         result = spotfinding.find_spots(
-            sequence, params, nproc=params.mp.nproc, static_mask=static_masks(experiment, params), progress=progress
+            sequence, params, nproc=params.mp.nproc, static_mask=static_masks(experiment, params),
+            progress=progress, shoeboxes=bool(ctx.params.output.shoeboxes),
         )
     for line in report.log_lines(result, index):
         ctx.info(line)
