@@ -93,7 +93,7 @@ class FilterParams:
 class MpParams:
     method: Literal["none", "drmaa", "sge", "lsf", "pbs"] = "none"
     njobs: int = 1
-    nproc: int | None = 1  # the find_spots program overrides this to Auto (None)
+    nproc: int | None = 1  # the find_spots program default is Auto (None): all cores
     chunksize: int | None = None  # auto
     min_chunksize: int = 20
 

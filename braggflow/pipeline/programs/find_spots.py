@@ -78,6 +78,7 @@ PROGRAM = Program(
     description="Find strong spots on the images of the imported sweeps (dials.find_spots).",
     run=run,
     usage="braggflow.find_spots imported.expt [min_spot_size=3] [nproc=4]",
+    defaults="spotfinder.mp.nproc = Auto",  # as dials.find_spots: all cores unless told otherwise
 )
 
 
