@@ -22,7 +22,7 @@ from braggflow._numba import jit
 from braggflow.algorithms.integration._constants import (  # noqa: F401 (mask bits, columns and flags are this API)
     VALID, BACKGROUND, FOREGROUND, STRONG, BACKGROUND_USED, OVERLAPPED, OVERLOAD_BIT, C_ISUM,
     C_VSUM, C_BGMEAN, C_BGSUM, C_BGVAR, C_IPRF, C_VPRF, C_CC, C_X, C_Y, C_Z, C_VX, C_VY, C_VZ,
-    C_NVALID, C_NFG, C_NBG, C_NBGUSED, C_FGVALIDFRAC, N_COLS, F_SUM, F_PRF, F_OVERLOADED, F_FG_BAD,
+    C_NVALID, C_NFG, C_NBG, C_NBGUSED, C_FGVALIDFRAC, N_COLS, F_SUM, F_PRF, F_OVERLOADED, F_OVL_BG, F_OVL_FG, F_FG_BAD,
     F_BG_BAD, F_FAIL_BG, F_FAIL_SUM, F_FAIL_PRF, HUBER_C,
 )
 from braggflow.algorithms.integration._kernels_background import (  # noqa: F401
@@ -110,12 +110,18 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
                     phi_c, zeta, sigma_m, scan_geom, bg_opts, profiles, prof_idx, fit_opts, out, flags):
     """Background, summation, centroid and (optionally) profile fitting for every reflection.
 
+    Overlapped pixels (another reflection's foreground, `_kernels_overlap.mark_overlaps`) are
+    left out of the background; overlapped foreground pixels stay in the sums (leaving them
+    out lost more of the reflection's own counts than it removed of the neighbour's on the
+    simulated sweeps) and set overlapped_fg (overlapped_bg for background pixels).
+
     scan_geom : (3,) phi0 (rad), dphi (rad), zfirst (array index of the scan's first frame).
     bg_opts : (6,) algorithm (0 glm, 1 simple), model (0 constant3d, 1 constant2d,
       2 linear2d, 3 linear3d), outlier code, lower, upper, min_pixels.
     profiles : (n_profiles, G, G) 2-D reference densities in (c1, c2); prof_idx (n,) profile
-      per reflection (-1: no fit). fit_opts : (5,) do_fit, step (rad), valid-foreground
-      threshold, variance mode, sub-samples per pixel side.
+      per reflection (-1: no fit). fit_opts : (5,) or (6,) do_fit, step (rad), valid-foreground
+      threshold, variance mode, sub-samples per pixel side[, minimum modelled fraction of the
+      profile on the fitted pixels (else failed_during_profile_fitting)].
     out : (n, N_COLS) float64 results; flags : (n,) int64 DIALS flag bits.
     """
     phi0, dphi, zfirst = scan_geom[0], scan_geom[1], scan_geom[2]
@@ -123,6 +129,7 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
     lower, upper, min_pixels = bg_opts[3], bg_opts[4], int(bg_opts[5])
     do_fit, step, fg_thresh = fit_opts[0] > 0, fit_opts[1], fit_opts[2]
     var_mode, nsub = int(fit_opts[3]), int(fit_opts[4])
+    min_frac = fit_opts[5] if fit_opts.shape[0] > 5 else 0.0
     for r in range(bbox.shape[0]):
         lo, hi = offsets[r], offsets[r + 1]
         if hi == lo:
@@ -133,6 +140,7 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
         n_valid = 0
         n_fg = 0
         n_fg_valid = 0
+        n_fg_bad = 0
         n_bg = 0
         for k in range(lo, hi):
             m = mask[k]
@@ -145,13 +153,20 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
                 n_valid += 1
             if m & FOREGROUND:
                 n_fg += 1
-                if (m & VALID) and not (m & OVERLAPPED):
+                if not (m & VALID):
+                    n_fg_bad += 1
+                else:
+                    if m & OVERLAPPED:
+                        fl |= F_OVL_FG
                     n_fg_valid += 1
-            elif (m & BACKGROUND) and (m & VALID) and not (m & OVERLAPPED):
-                n_bg += 1
+            elif (m & BACKGROUND) and (m & VALID):
+                if m & OVERLAPPED:
+                    fl |= F_OVL_BG
+                else:
+                    n_bg += 1
             if (m & BACKGROUND) and not (m & VALID):
                 fl |= F_BG_BAD
-        if n_fg_valid < n_fg:
+        if n_fg_bad > 0:
             fl |= F_FG_BAD
         out[r, C_NVALID] = n_valid
         out[r, C_NFG] = n_fg
@@ -172,7 +187,7 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
         sz = 0.0
         for k in range(hi - lo):
             m = mask[lo + k]
-            if (m & FOREGROUND) and (m & VALID) and not (m & OVERLAPPED):
+            if (m & FOREGROUND) and (m & VALID):
                 v = data[lo + k] - bg[k]
                 I += v
                 B += bg[k]
@@ -187,7 +202,7 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
         out[r, C_BGMEAN] = B / max(n_fg_valid, 1)
         out[r, C_BGSUM] = B
         out[r, C_BGVAR] = bvar
-        if n_fg_valid == n_fg:
+        if n_fg_bad == 0:
             fl |= F_SUM
         else:
             fl |= F_FAIL_SUM
@@ -198,7 +213,7 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
             vz = 0.0
             for k in range(hi - lo):
                 m = mask[lo + k]
-                if (m & FOREGROUND) and (m & VALID) and not (m & OVERLAPPED):
+                if (m & FOREGROUND) and (m & VALID):
                     v = data[lo + k] - bg[k]
                     if v > 0:
                         vx += v * (x0 + k % w + 0.5 - cx) ** 2
@@ -222,18 +237,20 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
             _corner_kabsch(x0, y0, w, h, pan_o[p], pan_f[p], pan_s[p], pan_px[p], e1[r], e2[r], c)
             fr = np.empty(nz)
             phi_fit = phi_c[r]
-            if nz > 1 and I > 10.0 * math.sqrt(abs(I) + bvar):
-                # strong: centre the rocking curve on the data (prediction errors in phi
-                # matter when a reflection spans several frames)
+            _frame_fractions(z0, nz, phi_fit, zeta[r], sigma_m, phi0, dphi, zfirst, fr)
+            if nz > 1 and I > 10.0 * math.sqrt(abs(I) + bvar) and fr.sum() > 0.99:
+                # strong and fully recorded: centre the rocking curve on the data (prediction
+                # errors in phi matter when a reflection spans several frames); on a partial
+                # the fit would slide the curve into the scan and under-estimate the full I
                 nj = np.zeros(nz)
                 for k in range(hi - lo):
                     m = mask[lo + k]
-                    if (m & FOREGROUND) and (m & VALID) and not (m & OVERLAPPED):
+                    if (m & FOREGROUND) and (m & VALID):
                         nj[k // (w * h)] += data[lo + k] - bg[k]
                 for k in range(nz):
                     nj[k] = max(nj[k], 0.0)
                 phi_fit = refine_phi(nj, z0, phi_c[r], zeta[r], sigma_m, phi0, dphi, zfirst)
-            _frame_fractions(z0, nz, phi_fit, zeta[r], sigma_m, phi0, dphi, zfirst, fr)
+                _frame_fractions(z0, nz, phi_fit, zeta[r], sigma_m, phi0, dphi, zfirst, fr)
             prof = profiles[prof_idx[r]]
             p2 = np.empty(w * h)
             for j in range(h):
@@ -245,11 +262,17 @@ def integrate_group(bbox, offsets, panel, data, mask, pan_o, pan_f, pan_s, pan_p
             q = 0
             for k in range(hi - lo):
                 m = mask[lo + k]
-                if (m & FOREGROUND) and (m & VALID) and not (m & OVERLAPPED):
+                if (m & FOREGROUND) and (m & VALID):
                     cs[q] = data[lo + k]
                     bs[q] = bg[k]
                     ps[q] = p2[k % (w * h)] * fr[k // (w * h)]
                     q += 1
+            psum = 0.0
+            for k in range(q):
+                psum += ps[k]
+            if psum < min_frac:  # too little of the modelled spot was recorded (e.g. centred off the scan)
+                flags[r] = fl | F_FAIL_PRF
+                continue
             bmean = B / max(n_fg_valid, 1)
             Ip, Vp, cc, okf = fit_profile(cs, bs, ps, var_mode, abs(bmean) / max(used, 1))
             if okf:
@@ -288,7 +311,7 @@ def accumulate_reference(bbox, offsets, panel, data, mask, bgval, pan_o, pan_f, 
                 good = True
                 for k in range(nz):
                     idx = lo + (k * h + j) * w + i
-                    if not (mask[idx] & VALID):
+                    if not (mask[idx] & VALID) or (mask[idx] & OVERLAPPED):  # a neighbour's spot
                         good = False
                         break
                     col += data[idx] - bgval[r]
@@ -310,15 +333,20 @@ def accumulate_reference(bbox, offsets, panel, data, mask, bgval, pan_o, pan_f, 
                         gv = c2 / step + g
                         if gu < 0 or gv < 0 or gu > G - 1 or gv > G - 1:
                             continue
-                        ii = min(int(gu + 0.5), G - 1)  # nearest cell: no extra smoothing
-                        jj = min(int(gv + 0.5), G - 1)
+                        i0 = min(int(gu), G - 2)  # cloud-in-cell: bilinear share of the 4 cells
+                        j0 = min(int(gv), G - 2)
+                        fu = gu - i0
+                        fv = gv - j0
                         for t_k in range(targets.shape[1]):
                             tp = targets[r, t_k]
                             if tp < 0:
                                 continue
                             wt = weights[r, t_k]
-                            num[tp, jj, ii] += wt * dens
-                            den[tp, jj, ii] += wt
+                            for cj in range(2):
+                                for ci in range(2):
+                                    f = (fu if ci else 1.0 - fu) * (fv if cj else 1.0 - fv) * wt
+                                    num[tp, j0 + cj, i0 + ci] += f * dens
+                                    den[tp, j0 + cj, i0 + ci] += f
 
 
 @jit

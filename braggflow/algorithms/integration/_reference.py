@@ -8,9 +8,9 @@ import math
 import numpy as np
 from scipy.stats import poisson
 
-from braggflow.algorithms.integration._kernels import HUBER_C, OVERLOAD_BIT, VALID
+from braggflow.algorithms.integration._kernels import HUBER_C, OVERLAPPED, OVERLOAD_BIT, VALID
 
-__all__ = ["extract_frame", "glm_constant", "robust_keep", "fit_profile"]
+__all__ = ["extract_frame", "glm_constant", "robust_keep", "fit_profile", "mark_overlaps"]
 
 
 def extract_frame(image, valid, z, trusted_max, rows, bbox, offsets, data, mask):  # type: ignore[no-untyped-def]
@@ -114,3 +114,31 @@ def fit_profile(cs, bs, ps, variance_mode, bg_var_per_pixel):  # type: ignore[no
     sx, sy = x.std(), y.std()
     cc = float(np.mean((x - x.mean()) * (y - y.mean())) / (sx * sy)) if sx > 0 and sy > 0 else 0.0
     return I, var, cc, True
+
+
+def mark_overlaps(bbox, offsets, panel, mask, pan_o, pan_f, pan_s, pan_px, nb_bbox, nb_e1, nb_e2, nb_delta_b):  # type: ignore[no-untyped-def]
+    n_pairs = 0
+    for r in range(len(bbox)):
+        x0, x1, y0, y1, z0, z1 = (int(v) for v in bbox[r])
+        if offsets[r + 1] == offsets[r]:
+            continue
+        box = mask[offsets[r]:offsets[r + 1]].reshape(z1 - z0, y1 - y0, x1 - x0)
+        p = int(panel[r])
+        # pixel-corner lab directions of the whole bbox
+        X, Y = np.meshgrid(np.arange(x0, x1 + 1) * pan_px[p, 0], np.arange(y0, y1 + 1) * pan_px[p, 1])
+        lab = pan_o[p] + X[..., None] * pan_f[p] + Y[..., None] * pan_s[p]
+        lab = lab / np.linalg.norm(lab, axis=2, keepdims=True)
+        for q in range(nb_bbox.shape[1]):
+            b = nb_bbox[r, q]
+            if b[5] <= b[4]:
+                continue
+            c2 = (lab @ nb_e1[r, q]) ** 2 + (lab @ nb_e2[r, q]) ** 2
+            corner_min = np.minimum(np.minimum(c2[:-1, :-1], c2[:-1, 1:]), np.minimum(c2[1:, :-1], c2[1:, 1:]))
+            fg = corner_min <= nb_delta_b[r, q] ** 2
+            xs, ys, zs = np.arange(x0, x1), np.arange(y0, y1), np.arange(z0, z1)
+            fg &= ((xs >= b[0]) & (xs < b[1]))[None, :] & ((ys >= b[2]) & (ys < b[3]))[:, None]
+            inz = (zs >= b[4]) & (zs < b[5])
+            if fg.any() and inz.any():
+                n_pairs += 1
+                box[np.ix_(inz, np.ones(len(ys), bool), np.ones(len(xs), bool))] |= np.where(fg, OVERLAPPED, 0)[None]
+    return n_pairs

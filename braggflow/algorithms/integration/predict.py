@@ -12,7 +12,9 @@ from braggflow.algorithms.prediction import predict_reflections
 from braggflow.model import Experiment
 from braggflow.model._vec import rotation_matrix, unit
 
-__all__ = ["predict_for_integration", "padded_experiment", "zeta_of"]
+__all__ = ["predict_for_integration", "padded_experiment", "zeta_of", "orientation_drift_rad", "search_window_frames"]
+
+MAX_WINDOW_FRAMES = 30  # scan-varying search: at most this many frames either side of the static phi
 
 
 def padded_experiment(experiment: Experiment, padding_deg: float) -> Experiment:
@@ -44,7 +46,14 @@ def predict_for_integration(experiment: Experiment, d_min: float, *, d_max: floa
         mid = 0.5 * (experiment.scan.array_range[0] + experiment.scan.array_range[1])
         A_mid = crystal.A_at_frame(mid, experiment.scan.array_range[0])
         wide = wide.replace(crystal=crystal.replace(A=A_mid, A_at_scan_points=None))
-    pred = predict_reflections(wide, d_min * 0.995 if varying else d_min)
+        # static candidates from a search window more each side: a reflection whose static
+        # phi is just outside the padded range may cross inside it with the scan-varying A
+        width = abs(experiment.scan.oscillation_width_deg)
+        edge = search_window_frames(experiment, np.array([0.05]))[0]  # |zeta| = min_zeta default
+        cand = padded_experiment(experiment, max(padding_deg, 0.0) + edge * width)
+        pred = predict_reflections(cand.replace(crystal=wide.crystal), d_min * 0.995)
+    else:
+        pred = predict_reflections(wide, d_min)
     cols = {
         "miller_index": pred.miller_index, "s1": pred.s1, "xyzcal.mm": pred.xyzcal_mm,
         "xyzcal.px": pred.xyzcal_px, "panel": pred.panel.astype(np.int64), "entering": pred.entering, "d": pred.d,
@@ -59,8 +68,33 @@ def predict_for_integration(experiment: Experiment, d_min: float, *, d_max: floa
     return cols
 
 
+def orientation_drift_rad(experiment: Experiment) -> float:
+    """Largest relative change of a reciprocal-lattice vector between the mid-scan A and any
+    scan-point A: max_k ||A_k A_mid^-1 - I||_2 (about the misorientation in radians)."""
+    crystal = experiment.crystal
+    A = crystal.A_at_scan_points
+    if A is None or len(A) == 0:
+        return 0.0
+    first, last = experiment.scan.array_range
+    inv = np.linalg.inv(crystal.A_at_frame(0.5 * (first + last), first))
+    return float(max(np.linalg.norm(a @ inv - np.eye(3), 2) for a in A))
+
+
+def search_window_frames(experiment: Experiment, zeta: np.ndarray) -> np.ndarray:
+    """Frames either side of the static (mid-scan A) phi in which the scan-varying crossing
+    is searched: 2 + 1.5 x drift / (|zeta| x width), at most `MAX_WINDOW_FRAMES`. A
+    misorientation d moves phi by about d / |zeta| (L-cysteine: 0.04 deg at zeta 0.18 moved
+    (1 -4 -11) by 0.29 deg = 2.9 frames, out of the old fixed +-2 frames)."""
+    width = math.radians(abs(experiment.scan.oscillation_width_deg)) or 1.0
+    drift = orientation_drift_rad(experiment)
+    za = np.maximum(np.abs(np.asarray(zeta, dtype=float)), 1e-3)
+    w = 2 + np.ceil(1.5 * drift / (za * width))
+    return np.minimum(w, MAX_WINDOW_FRAMES).astype(np.int64)
+
+
 def _scan_varying(experiment: Experiment, wide: Experiment, cols: dict, d_min: float) -> dict:
-    """Refine each static candidate with A interpolated at the frame boundaries around it."""
+    """Refine each static candidate with A interpolated at the frame boundaries around it
+    (`search_window_frames` either side; the crossing nearest the static phi wins)."""
     scan, gonio, beam, det = wide.scan, experiment.goniometer, experiment.beam, experiment.detector
     crystal = experiment.crystal
     first = experiment.scan.array_range[0]
@@ -69,10 +103,13 @@ def _scan_varying(experiment: Experiment, wide: Experiment, cols: dict, d_min: f
     hkl = cols["miller_index"].astype(np.float64)
     z_static = cols["xyzcal.px"][:, 2]
     lo, hi = scan.array_range
+    window = search_window_frames(experiment, zeta_of(cols["s1"], s0, gonio.lab_rotation_axis))
+    top = int(window.max()) if len(window) else 0
+    offsets = [0] + [o for k in range(1, top + 1) for o in (-k, k)]  # nearest crossing first
     out_rows, out_s1, out_phi = [], [], []
-    for offset in (-2, -1, 0, 1, 2):
+    for offset in offsets:
         k = np.floor(z_static).astype(np.int64) + offset
-        inside = (k >= lo) & (k < hi)
+        inside = (k >= lo) & (k < hi) & (abs(offset) <= window)
         idx = np.nonzero(inside)[0]
         if len(idx) == 0:
             continue

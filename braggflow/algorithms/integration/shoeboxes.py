@@ -17,7 +17,7 @@ from braggflow.model import Detector, Experiment
 from braggflow.model._vec import unit
 
 __all__ = ["PanelArrays", "panel_arrays", "kabsch_frames", "effective_s1", "compute_bbox", "partiality",
-           "SIGMA_B_MULTIPLIER"]
+           "SIGMA_B_MULTIPLIER", "nonempty"]
 
 SIGMA_B_MULTIPLIER = 2.0  # the bbox reaches 2 x n_sigma x sigma_b (background around the spot)
 
@@ -61,6 +61,11 @@ def kabsch_frames(s1: np.ndarray, s0: np.ndarray) -> tuple[np.ndarray, np.ndarra
     e2 = unit(np.cross(s1, e1))
     e3 = unit(s1 + s0)
     return e1, e2, e3
+
+
+def nonempty(bbox: np.ndarray) -> np.ndarray:
+    """Rows whose bbox has at least one pixel and one frame."""
+    return (bbox[:, 1] > bbox[:, 0]) & (bbox[:, 3] > bbox[:, 2]) & (bbox[:, 5] > bbox[:, 4])
 
 
 def compute_bbox(experiment: Experiment, s1: np.ndarray, panel: np.ndarray, phi_rad: np.ndarray,
