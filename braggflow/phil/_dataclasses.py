@@ -41,6 +41,8 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
         return "auto" if origin is typing.Literal and "auto" in args else None
     if value is None:
         return () if origin is tuple else None
+    if origin is typing.Literal and isinstance(value, str) and value not in args and value.lower() in args:
+        return value.lower()  # a choice word: `*auto` extracts as "Auto"
     if origin in (typing.Union, types.UnionType):
         real = [a for a in args if a is not type(None)]
         return _convert(value, real[0], path) if len(real) == 1 else value

@@ -7,13 +7,12 @@ them with concrete values before `integrate` runs.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from braggflow.errors import ParameterError
+from braggflow.phil import to_dataclass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,36 +160,9 @@ class IntegrateParams:
 
     @classmethod
     def from_phil(cls, extracted: Any) -> "IntegrateParams":
-        params = _from_extract(cls, extracted)
+        params = to_dataclass(cls, extracted)
         check_supported(params)
         return params
-
-
-def _from_extract(cls: type, ext: Any) -> Any:
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if not hasattr(ext, f.name):
-            continue
-        value = getattr(ext, f.name)
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            if value is not None:
-                values[f.name] = _from_extract(hint, value)
-        elif isinstance(value, list):
-            values[f.name] = tuple(value)
-        elif _is_auto(value):
-            literal = typing.get_origin(hint) is Literal and "auto" in typing.get_args(hint)
-            values[f.name] = "auto" if literal else None
-        else:
-            values[f.name] = value
-    return cls(**values)
-
-
-def _is_auto(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.lower() == "auto"
-    return type(value).__name__ in ("_AutoType", "AutoType")
 
 
 _UNSUPPORTED = (

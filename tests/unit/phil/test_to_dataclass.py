@@ -80,6 +80,15 @@ def test_rules_for_auto_none_multiple_and_gemmi_values():
     assert p.inner == Inner(1.5) and p.not_in_phil == 7
 
 
+def test_choice_word_is_matched_to_a_literal_case_insensitively():
+    @dataclass(frozen=True)
+    class Background:
+        algorithm: Literal["auto", "glm", "simple"] = "glm"
+
+    master = phil.parse("algorithm = *Auto glm simple\n  .type = choice\n")
+    assert phil.to_dataclass(Background, master.extract()).algorithm == "auto"
+
+
 def test_multiple_and_values_are_converted():
     p = phil.to_dataclass(Top, _extract("top.files=a.expt\ntop.files=b.expt\ntop.range=1 5\ntop.width=2"), "top")
     assert p.files == ("a.expt", "b.expt") and p.range == (1, 5) and p.width == 2.0
