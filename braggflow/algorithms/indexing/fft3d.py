@@ -61,23 +61,24 @@ def grid_rlps(rlp: np.ndarray, d_min: float, n_points: int, b_iso: float) -> tup
     return grid, used
 
 
-def power_map(grid: np.ndarray) -> np.ndarray:
+def power_map(grid: np.ndarray, workers: int = -1) -> np.ndarray:
     """Re(FFT(grid))^2 on the full N^3 grid (float32), from a half-complex transform.
 
     As DIALS (fft3d.py), the map is the squared real part, not |F|^2: its background has a
     smaller spread relative to the lattice peaks, which matters with few spots.
     """
     n = grid.shape[0]
-    half = scipy.fft.rfftn(grid, workers=-1)
+    half = scipy.fft.rfftn(grid, workers=workers)
     p_half = np.square(half.real, dtype=np.float32)
     del half
     full = np.empty(grid.shape, dtype=np.float32)
     m = p_half.shape[2]
     full[:, :, :m] = p_half
-    # P(-k) = P(k): fill the missing last-axis half from the mirrored indices
-    idx = (-np.arange(n)) % n
-    rest = np.arange(m, n)
-    full[:, :, rest] = p_half[np.ix_(idx, idx, idx[rest])]
+    # P(-k) = P(k): full[i, j, k] = p_half[-i, -j, n - k] for k >= m, i.e. flip all three
+    # axes of p_half[:, :, 1:n-m+1] and roll the first two by one (index -i mod n)
+    if n > m:
+        mirrored = np.flip(p_half[:, :, 1:n - m + 1], axis=(0, 1, 2))
+        full[:, :, m:] = np.roll(mirrored, shift=(1, 1), axis=(0, 1))
     return full
 
 
@@ -136,15 +137,16 @@ def _merge_periodic(labels: np.ndarray, n_lab: int) -> np.ndarray:
     return roots[labels]
 
 
-def fft3d_search(rlp: np.ndarray, max_cell: float, params: FFT3DParams, *, min_cell: float = 3.0
-                 ) -> FFT3DResult:
-    """Candidate real-space basis vectors (A) from the 3D FFT of the rlp density."""
+def fft3d_search(rlp: np.ndarray, max_cell: float, params: FFT3DParams, *, min_cell: float = 3.0,
+                 workers: int = -1) -> FFT3DResult:
+    """Candidate real-space basis vectors (A) from the 3D FFT of the rlp density; `workers`
+    threads for the FFT (indexing.nproc; -1: all cores)."""
     n_points = fft_friendly_size(params.reciprocal_space_grid.n_points)
     d_min = params.reciprocal_space_grid.d_min or fft3d_d_min(rlp, max_cell, n_points)
     b_iso = params.b_iso if params.b_iso is not None else -4.0 * d_min**2 * np.log(0.05)
     grid, used = grid_rlps(rlp, d_min, n_points, b_iso)
     n_used = int(np.count_nonzero(grid))
-    power = power_map(grid)
+    power = power_map(grid, workers)
     del grid
     sites, volumes = find_peaks(power, params.rmsd_cutoff, params.peak_volume_cutoff)
     del power

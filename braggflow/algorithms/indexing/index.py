@@ -82,6 +82,8 @@ def index(experiments: ExperimentList, reflections: ReflectionTable, params: Ind
     sweeps = list(experiments)
     if not sweeps:
         raise StageFailed("indexing: no experiments given; pass the imported.expt of the sweeps")
+    if len(sweeps) > 1 and params.joint_indexing is False:
+        return _index_separately(sweeps, reflections, params, refinement_params)
     log: list[str] = []
     target = target_symmetry(params.known_symmetry)
     table = select_spots(reflections, len(sweeps), params)
@@ -103,6 +105,45 @@ def index(experiments: ExperimentList, reflections: ReflectionTable, params: Ind
                f" ({100.0 * n_idx / max(len(out), 1):.1f}% indexed)")
     return IndexingResult(elist, out, max_cell, n_idx, len(out) - n_idx, log, candidates, state.rmsds,
                           len(state.crystals))
+
+
+def _index_separately(sweeps: list, reflections: ReflectionTable, params: IndexingParams,
+                      refinement_params: object | None) -> IndexingResult:
+    """joint_indexing=False: index every sweep on its own (own crystal models), then merge
+    (experiments in sweep order, reflection ids renumbered, imageset_id = sweep)."""
+    ids = np.asarray(reflections["id"], dtype=np.int64) if "id" in reflections else np.zeros(len(reflections), int)
+    elist, tables, log, cands, rmsds = ExperimentList(), [], [], [], []
+    max_cell, n_lat, failures = 0.0, 0, []
+    for j, sweep in enumerate(sweeps):
+        sub = reflections.select(ids == j)
+        sub["id"] = np.zeros(len(sub), dtype=np.int32)
+        sub.experiment_identifiers = {0: sweep.identifier}
+        log.append(f"Indexing sweep {j} on its own (joint_indexing=False)")
+        try:
+            res = index(ExperimentList([sweep]), sub, params, refinement_params=refinement_params)
+        except StageFailed as exc:
+            log.append(f"Sweep {j}: {exc}")
+            failures.append(f"sweep {j}: {exc}")
+            continue
+        log.extend(res.log)
+        out = res.reflections
+        rid = np.asarray(out["id"], dtype=np.int64)
+        out["id"] = np.where(rid >= 0, rid + len(elist), -1).astype(np.int32)
+        out["imageset_id"] = np.full(len(out), j, dtype=np.int32)
+        out.experiment_identifiers = {}
+        tables.append(out)
+        elist.extend(res.experiments)
+        cands = cands or res.candidates
+        rmsds.extend(res.rmsds)
+        max_cell, n_lat = max(max_cell, res.max_cell), n_lat + res.n_lattices
+    if not tables:
+        raise StageFailed("indexing: no sweep could be indexed on its own (" + "; ".join(failures) + ")")
+    out = ReflectionTable.concatenate(tables)
+    out.experiment_identifiers = {i: e.identifier for i, e in enumerate(elist)}
+    n_idx = int(np.count_nonzero(np.asarray(out["id"]) >= 0))
+    log.append(f"{n_idx} indexed reflections, {len(out) - n_idx} unindexed reflections"
+               f" ({100.0 * n_idx / max(len(out), 1):.1f}% indexed)")
+    return IndexingResult(elist, out, max_cell, n_idx, len(out) - n_idx, log, cands, rmsds, n_lat)
 
 
 def _max_cell_or_fail(spots: Spots, table: ReflectionTable, params: IndexingParams,
@@ -131,7 +172,7 @@ def _find_all_lattices(sweeps, table, spots, max_cell, params, target, log, refi
                 if params.max_cell is None and target is None and "fft3d" == params.method:
                     log.extend(_nn_histogram(spots, params))
                 raise
-            log.append(f"No further lattice found ({exc})")
+            log.append(f"Indexing remaining reflections failed ({exc}); no more suitable lattices could be found")
             break
         if any(misorientation_deg(c.A, found.best.crystal.A) < mls.minimum_angular_separation for c in crystals):
             log.append("Skipping a lattice too similar in orientation to one already found")
@@ -140,15 +181,37 @@ def _find_all_lattices(sweeps, table, spots, max_cell, params, target, log, refi
             first_candidates = found.solutions
             log.extend(candidate_table_lines(found.solutions))
         crystals.append(found.best.crystal)
+        if mls.max_lattices > 1:
+            log.append(f"Found lattice {len(crystals)}: unit cell {_cell_str(found.best.crystal)}"
+                       f" ({found.best.n_indexed} spots indexed in the search)")
         state = run_macrocycles(sweeps, crystals, table, spots, found.d_min, params, target, log,
                                 refinement_params)
         sweeps, crystals, spots = state.sweeps, state.crystals, state.spots
-        unindexed = ~state.assignment.indexed
-        if unindexed.sum() < mls.recycle_unindexed_reflections_cutoff * len(spots) or unindexed.sum() < MIN_SPOTS:
+        if len(crystals) >= mls.max_lattices:
             break
+        unindexed = ~state.assignment.indexed
+        n_left = _unindexed_within_resolution(spots, state.assignment)
+        if n_left[0] < mls.recycle_unindexed_reflections_cutoff * n_left[1] or unindexed.sum() < MIN_SPOTS:
+            log.append(f"Finish searching for more lattices: {n_left[0]} unindexed reflections remaining.")
+            break
+        log.append(f"Searching for another lattice in {int(unindexed.sum())} unindexed reflections")
         sel = unindexed
     assert state is not None
     return state, first_candidates
+
+
+def _cell_str(crystal) -> str:  # type: ignore[no-untyped-def]
+    c = crystal.unit_cell
+    return f"({c.a:.3f}, {c.b:.3f}, {c.c:.3f}, {c.alpha:.3f}, {c.beta:.3f}, {c.gamma:.3f})"
+
+
+def _unindexed_within_resolution(spots: Spots, asg) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(unindexed, all) spots with d above the smallest indexed d (DIALS' recycling test)."""
+    if not asg.indexed.any():
+        return int(len(spots)), int(len(spots))
+    d = spots.d
+    within = d > np.min(d[asg.indexed])
+    return int(np.count_nonzero(within & ~asg.indexed)), int(np.count_nonzero(within))
 
 
 def _nn_histogram(spots: Spots, params: IndexingParams) -> list[str]:

@@ -14,6 +14,7 @@ import numpy as np
 from braggflow.algorithms.indexing.assign import Assignment, assign_indices
 from braggflow.algorithms.indexing.candidates import refine_linear
 from braggflow.algorithms.indexing.known_symmetry import TargetSymmetry, symmetrize_A
+from braggflow.algorithms.indexing.misindexing import best_offset, intensity_column, offset_correlations, table_lines
 from braggflow.algorithms.indexing.params import IndexingParams
 from braggflow.algorithms.indexing.reciprocal_space import map_to_reciprocal_space
 from braggflow.algorithms.indexing.spots import Spots, rmsds_px
@@ -117,6 +118,9 @@ def run_macrocycles(sweeps: list[Experiment], crystals: list[Crystal], table: Re
                              eligible=spots.d >= d_min, imageset_id=spots.imageset)
         log.append(f"Macro-cycle {cycle + 1}: {asg.n_indexed} indexed, {len(spots) - asg.n_indexed} unindexed"
                    f" (d_min {d_min:.2f} A)")
+        if cycle == 0 and params.check_misindexing.grid_search_scope > 0:
+            asg = correct_misindexing(asg, crystals, table, params.check_misindexing.grid_search_scope, log,
+                                      can_refine=params.refinement_protocol.mode == "refine_shells")
         new_sweeps, crystals = refine_cycle(sweeps, crystals, spots, asg, table, params, target, d_min, log,
                                             refinement_params)
         if target is not None:
@@ -136,6 +140,34 @@ def run_macrocycles(sweeps: list[Experiment], crystals: list[Crystal], table: Re
     return CycleState(sweeps, crystals, spots, asg, rmsds)
 
 
+def correct_misindexing(asg: Assignment, crystals: list[Crystal], table: ReflectionTable, scope: int,
+                        log: list[str], *, can_refine: bool = True) -> Assignment:
+    """Shift the indices of each lattice by the h,k,l offset whose symmetry mates correlate
+    (misindexing.py); refinement then moves the geometry to the corrected origin. Without
+    refinement (can_refine False) the offset is only reported: the model could not follow."""
+    intensity = intensity_column(table)
+    if intensity is None:
+        log.append("check_misindexing: no varying intensity.sum.value column; the h,k,l origin is not checked")
+        return asg
+    hkl = asg.miller_index.copy()
+    for k, cr in enumerate(crystals):
+        rows = np.nonzero(asg.lattice == k)[0]
+        results = offset_correlations(hkl[rows], intensity[rows], scope, cr.space_group)
+        log.extend(table_lines(results))
+        best = best_offset(results)
+        if best is None:
+            continue
+        if not can_refine:
+            log.append(f"h,k,l offset ({best.offset[0]}, {best.offset[1]}, {best.offset[2]}) [cc = {best.cc:.2f}]"
+                       f" found for lattice {k + 1} but not applied: it needs"
+                       " indexing.refinement_protocol.mode=refine_shells to correct the geometry")
+            continue
+        log.append(f"Applying h,k,l offset: ({best.offset[0]}, {best.offset[1]}, {best.offset[2]})"
+                   f" [cc = {best.cc:.2f}] to lattice {k + 1}")
+        hkl[rows] += np.array(best.offset, dtype=hkl.dtype)
+    return Assignment(hkl, asg.lattice, asg.eps_sq)
+
+
 def _check_volumes(before: list[float], crystals: list[Crystal], params: IndexingParams) -> None:
     if params.refinement_protocol.disable_unit_cell_volume_sanity_check:
         return
@@ -148,4 +180,4 @@ def _check_volumes(before: list[float], crystals: list[Crystal], params: Indexin
                 " indexing.refinement_protocol.disable_unit_cell_volume_sanity_check=True")
 
 
-__all__ = ["CycleState", "build_experiments", "d_min_schedule", "refine_cycle", "run_macrocycles"]
+__all__ = ["CycleState", "build_experiments", "correct_misindexing", "d_min_schedule", "refine_cycle", "run_macrocycles"]

@@ -7,6 +7,8 @@ vector makes every rlp . v an integer. The best `max_vectors` distinct vectors a
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from braggflow.algorithms.indexing.directions import hemisphere_directions
@@ -18,18 +20,30 @@ CHUNK = 2048
 
 
 def real_space_grid_search(rlp: np.ndarray, lengths: list[float], params: RealSpaceGridSearchParams,
-                           *, seed: int = 42) -> CandidateVectors:
-    """Best-scoring real-space vectors (A) with the given lengths."""
+                           *, seed: int = 42, workers: int = 1) -> CandidateVectors:
+    """Best-scoring real-space vectors (A) with the given lengths; the score chunks run in
+    `workers` threads (numpy's matmul and cos release the GIL)."""
     if len(rlp) > MAX_SPOTS:
         rng = np.random.default_rng(seed)
         rlp = rlp[rng.choice(len(rlp), MAX_SPOTS, replace=False)]
     dirs = hemisphere_directions(params.characteristic_grid)
     vecs, scores = [], []
+    two_pi_rlp_t = (2.0 * np.pi * rlp.T).astype(np.float32)  # phases < ~2000 rad: float32 is ample
     for L in lengths:
         v = dirs * L
+        v32 = v.astype(np.float32)
         s = np.empty(len(v))
-        for i in range(0, len(v), CHUNK):
-            s[i:i + CHUNK] = np.cos(2.0 * np.pi * (v[i:i + CHUNK] @ rlp.T)).sum(axis=1)
+
+        def score(i: int, v32: np.ndarray = v32, s: np.ndarray = s) -> None:
+            s[i:i + CHUNK] = np.cos(v32[i:i + CHUNK] @ two_pi_rlp_t).sum(axis=1, dtype=np.float64)
+
+        starts = range(0, len(v), CHUNK)
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(score, starts))
+        else:
+            for i in starts:
+                score(i)
         vecs.append(v)
         scores.append(s)
     v = np.concatenate(vecs)

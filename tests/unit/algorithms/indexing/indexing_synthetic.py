@@ -29,6 +29,35 @@ BRAVAIS = {
 }
 
 
+# d-spacings (A) of the strongest powder rings of hexagonal ice Ih, with relative spot counts
+ICE_RING_D = (3.897, 3.669, 3.441, 2.671, 2.249, 2.072, 1.948, 1.918, 1.883, 1.721)
+ICE_RING_WEIGHT = (3.0, 3.0, 3.0, 1.5, 1.5, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+def ice_ring_spots(experiment: Experiment, n: int, rng: np.random.Generator, *,
+                   rel_width: float = 0.001) -> np.ndarray:
+    """(m <= n, 3) pixel centroids (x, y, z) of spurious spots on ice powder rings: rings drawn
+    with ICE_RING_WEIGHT, azimuth uniform in [0, 2 pi), z uniform over the scan, d scattered
+    by rel_width (relative sigma). Rays missing the detector are dropped."""
+    if n <= 0:
+        return np.zeros((0, 3))
+    beam, panel = experiment.beam, experiment.detector[0]
+    w = np.asarray(ICE_RING_WEIGHT) / np.sum(ICE_RING_WEIGHT)
+    d = np.asarray(ICE_RING_D)[rng.choice(len(ICE_RING_D), n, p=w)] * (1.0 + rel_width * rng.normal(size=n))
+    two_theta = 2.0 * np.arcsin(np.clip(beam.wavelength / (2.0 * d), -1.0, 1.0))
+    s0 = beam.unit_s0
+    u = np.cross(s0, [0.0, 1.0, 0.0] if abs(s0[1]) < 0.9 else [1.0, 0.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(s0, u)
+    psi = rng.uniform(0.0, 2.0 * np.pi, n)
+    s1 = (np.cos(two_theta)[:, None] * s0 + np.sin(two_theta)[:, None]
+          * (np.cos(psi)[:, None] * u + np.sin(psi)[:, None] * v)) / beam.wavelength
+    xy_mm, hits = panel.get_ray_intersection(s1)
+    xy = panel.millimeter_to_pixel(xy_mm[hits])
+    z0, z1 = experiment.scan.array_range
+    return np.column_stack([xy, rng.uniform(z0, z1, len(xy))])
+
+
 def make_sweep(*, wavelength: float = 0.9795, distance: float = 200.0, n_images: int = 100,
                width_deg: float = 1.0, start_deg: float = 0.0, n_px: int = 2048, pixel: float = 0.172) -> Experiment:
     size = n_px * pixel
@@ -49,8 +78,11 @@ def random_crystal(cell: tuple[float, ...], space_group: str, rng: np.random.Gen
 
 def simulate_spots(experiment: Experiment, crystal: Crystal, d_min: float, rng: np.random.Generator, *,
                    sigma_px: float = 0.3, sigma_z: float = 0.2, keep_fraction: float = 0.7,
-                   n_spurious: int = 0, max_spots: int | None = None, experiment_id: int = 0) -> ReflectionTable:
-    """Strong-spot table: predicted centroids + noise, random drop-out, spurious spots."""
+                   n_spurious: int = 0, max_spots: int | None = None, experiment_id: int = 0,
+                   ice_fraction: float = 0.0) -> ReflectionTable:
+    """Strong-spot table: predicted centroids + noise, random drop-out, spurious spots, and
+    with ice_fraction > 0 extra spots on ice rings making up about that fraction of the
+    (crystal + ice) spots."""
     sg = crystal.space_group
     pred = predict_reflections(experiment.replace(crystal=crystal), d_min)
     ops = sg.operations()
@@ -68,6 +100,9 @@ def simulate_spots(experiment: Experiment, crystal: Crystal, d_min: float, rng: 
         spur = np.column_stack([rng.uniform(0, nf, n_spurious), rng.uniform(0, ns, n_spurious),
                                 rng.uniform(z0, z1, n_spurious)])
         xyz = np.vstack([xyz, spur])
+    if ice_fraction > 0:
+        n_ice = int(round(ice_fraction / (1.0 - ice_fraction) * len(xyz)))
+        xyz = np.vstack([xyz, ice_ring_spots(experiment, n_ice, rng)])
     n = len(xyz)
     var = np.column_stack([np.full(n, sigma_px**2), np.full(n, sigma_px**2), np.full(n, sigma_z**2)])
     bbox = np.column_stack([np.floor(xyz[:, 0]) - 2, np.floor(xyz[:, 0]) + 3, np.floor(xyz[:, 1]) - 2,
