@@ -243,8 +243,10 @@ def _output_table(mapped: ReflectionTable, state: CycleState) -> ReflectionTable
     out["xyzcal.px"] = cal_px
     if "flags" not in out:
         out["flags"] = np.full(len(out), int(Flags.strong), dtype=np.uint64)
-    out.unset_flags(np.ones(len(out), dtype=bool), Flags.indexed)
+    out.unset_flags(np.ones(len(out), dtype=bool), Flags.indexed | Flags.used_in_refinement | Flags.centroid_outlier)
     out.set_flags(asg.indexed, Flags.indexed)
+    if state.refinement_flags is not None:
+        out["flags"] = np.asarray(out["flags"]).astype(np.uint64) | np.where(asg.indexed, state.refinement_flags, 0).astype(np.uint64)
     return out
 
 

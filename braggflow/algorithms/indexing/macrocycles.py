@@ -8,6 +8,7 @@ linear least-squares fit of each A to its indexed rlps (A only; the geometry sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ class CycleState:
     spots: Spots
     assignment: Assignment
     rmsds: list[tuple[float, float, float, int]]  # per lattice: px, px, frames, n
+    refinement_flags: np.ndarray | None = None  # per spot: used_in_refinement / centroid_outlier bits
 
 
 def d_min_schedule(d_min_first: float, d_min_all: float, params: IndexingParams) -> list[float]:
@@ -56,6 +58,20 @@ def build_experiments(sweeps: list[Experiment], crystals: list[Crystal]) -> Expe
     return out
 
 
+class RefinementReport(str):
+    """A log line that also carries a macro-cycle's RefinementResult: it prints as its text and
+    the index program shows the refinement tables after it (as dials.index does)."""
+
+    result: Any
+
+    rows: np.ndarray  # spot rows of result.reflections
+
+    def __new__(cls, text: str, result: Any, rows: np.ndarray) -> "RefinementReport":
+        obj = super().__new__(cls, text)
+        obj.result, obj.rows = result, rows
+        return obj
+
+
 def _refiner():  # type: ignore[no-untyped-def]
     try:
         from braggflow.algorithms.refinement import RefinementParams, refine  # type: ignore[attr-defined]
@@ -66,7 +82,7 @@ def _refiner():  # type: ignore[no-untyped-def]
 
 def refine_cycle(sweeps: list[Experiment], crystals: list[Crystal], spots: Spots, asg: Assignment,
                  table: ReflectionTable, params: IndexingParams, target: TargetSymmetry | None,
-                 d_min: float, log: list[str], refinement_params: object | None = None
+                 d_min: float, log: list[str], refinement_params: object | None = None, cycle: int = 1
                  ) -> tuple[list[Experiment], list[Crystal]]:
     """Refine the models on the indexed spots (d >= d_min). Returns (sweeps, crystals)."""
     if params.refinement_protocol.mode != "refine_shells":
@@ -87,6 +103,7 @@ def refine_cycle(sweeps: list[Experiment], crystals: list[Crystal], spots: Spots
         except StageFailed as exc:
             log.append(f"Refinement failed ({exc}); using a linear fit of the crystal model instead")
         else:
+            log.append(RefinementReport(f"Refinement (macro-cycle {cycle}, d_min {d_min:.2f} A):", result, rows))
             new = list(result.experiments)
             n_s = len(sweeps)
             return [new[j] for j in range(n_s)], [new[k * n_s].crystal for k in range(len(crystals))]
@@ -122,7 +139,7 @@ def run_macrocycles(sweeps: list[Experiment], crystals: list[Crystal], table: Re
             asg = correct_misindexing(asg, crystals, table, params.check_misindexing.grid_search_scope, log,
                                       can_refine=params.refinement_protocol.mode == "refine_shells")
         new_sweeps, crystals = refine_cycle(sweeps, crystals, spots, asg, table, params, target, d_min, log,
-                                            refinement_params)
+                                            refinement_params, cycle=cycle + 1)
         if target is not None:
             crystals = [c.replace(A=symmetrize_A(c.A, target.space_group)) for c in crystals]
         _check_volumes(volumes, crystals, params)
@@ -137,7 +154,19 @@ def run_macrocycles(sweeps: list[Experiment], crystals: list[Crystal], table: Re
                          eligible=spots.d >= schedule[-1], imageset_id=spots.imageset)
     rmsds = [rmsds_px(sweeps, c.A, spots, asg.miller_index, np.nonzero(asg.lattice == k)[0])
              for k, c in enumerate(crystals)]
-    return CycleState(sweeps, crystals, spots, asg, rmsds)
+    return CycleState(sweeps, crystals, spots, asg, rmsds, _last_refinement_flags(log, len(spots)))
+
+
+def _last_refinement_flags(log: list[str], n: int) -> np.ndarray | None:
+    """The used_in_refinement / centroid_outlier bits of the last macro-cycle refinement, per
+    spot (DIALS writes them to indexed.refl), or None without refinement."""
+    report = next((e for e in reversed(log) if isinstance(e, RefinementReport)), None)
+    if report is None:
+        return None
+    bits = np.uint64(int(Flags.used_in_refinement | Flags.centroid_outlier))
+    out = np.zeros(n, dtype=np.uint64)
+    out[report.rows] = np.asarray(report.result.reflections["flags"]).astype(np.uint64) & bits
+    return out
 
 
 def correct_misindexing(asg: Assignment, crystals: list[Crystal], table: ReflectionTable, scope: int,

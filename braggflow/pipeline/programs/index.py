@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from braggflow.algorithms import indexing
+from braggflow.algorithms.indexing.macrocycles import RefinementReport
 from braggflow.algorithms.refinement import RefinementParams
 from braggflow.pipeline.command import Program, RunContext, run_program
 from braggflow.report import indexing as report
+from braggflow.report import refinement as refinement_report
 
 
 def run(ctx: RunContext) -> None:
@@ -16,6 +18,10 @@ def run(ctx: RunContext) -> None:
     result = indexing.index(experiments, reflections, params, refinement_params=refinement_params)
     for line in result.log:
         ctx.info(line)
+        if isinstance(line, RefinementReport):  # the tables dials.index prints in each macro-cycle
+            ctx.show(refinement_report.observation_summary(line.result))
+            ctx.show(refinement_report.refinement_steps(line.result))
+            ctx.show(refinement_report.rmsds_by_experiment(line.result))
     ctx.show(report.summary(result))
     ctx.write_experiments(result.experiments, ctx.params.output.experiments)
     ctx.write_reflections(result.reflections, ctx.params.output.reflections)

@@ -126,3 +126,18 @@ def test_dials_refine_accepts_multi_sweep_output(three_wedges, dials_available):
     el = read_experiments(tmp / "dials_refined.expt")
     assert len(el) == 3 and all(e.crystal is el[0].crystal for e in el)
     assert cell_errors(el[0].crystal, truth)[0] < 1e-3
+
+
+def test_cli_prints_the_refinement_tables_and_flags_refinement_use(three_wedges):
+    from braggflow.formats.refl_io import read_refl
+    from braggflow.model.reflections import Flags
+
+    _, tmp, code, out = three_wedges
+    assert code == 0, out
+    for title in ("Summary statistics for observations matched to predictions", "Refinement steps",
+                  "RMSDs by experiment", "Refinement (macro-cycle 1"):
+        assert title in out
+    t = read_refl(tmp / "indexed.refl")
+    used, outlier = t.get_flags(Flags.used_in_refinement), t.get_flags(Flags.centroid_outlier)
+    indexed = t.get_flags(Flags.indexed)
+    assert used.sum() > 0.5 * indexed.sum() and not np.any(used & outlier) and not np.any((used | outlier) & ~indexed)
