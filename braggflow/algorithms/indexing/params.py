@@ -9,12 +9,11 @@ by walking the dataclass fields, so the .phil file and these classes must use th
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from braggflow.errors import ParameterError
+from braggflow.phil import to_dataclass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,58 +174,7 @@ def from_phil(extract: Any) -> IndexingParams:
     """IndexingParams from an extracted PHIL object: either the root (with `.indexing`) or
     the `indexing` scope itself. Missing attributes keep the dataclass defaults."""
     scope = getattr(extract, "indexing", extract)
-    return _build(IndexingParams, scope)
-
-
-def _build(cls: type, scope: Any) -> Any:
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if not hasattr(scope, f.name):
-            continue
-        value = getattr(scope, f.name)
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            kwargs[f.name] = _build(hint, value)  # type: ignore[arg-type]
-        else:
-            kwargs[f.name] = _convert(f.name, value)
-    return cls(**kwargs)
-
-
-def _convert(name: str, value: Any) -> Any:
-    if value is None or _is_auto(value):
-        return () if name == "image_range" else None
-    if name == "space_group":
-        return _space_group_symbol(value)
-    if name == "unit_cell":
-        params = value.parameters() if callable(getattr(value, "parameters", None)) else value
-        if hasattr(value, "a") and hasattr(value, "gamma"):
-            params = (value.a, value.b, value.c, value.alpha, value.beta, value.gamma)
-        return tuple(float(v) for v in params)
-    if name == "image_range":
-        return tuple(tuple(int(v) for v in r) for r in value if r is not None)
-    if isinstance(value, (list, tuple)):
-        return tuple(value)
-    return value
-
-
-def _is_auto(value: Any) -> bool:
-    try:
-        from braggflow.phil import AUTO
-    except ImportError:  # pragma: no cover - phil not importable
-        return str(value) == "Auto"
-    return value is AUTO
-
-
-def _space_group_symbol(value: Any) -> str:
-    for attr in ("xhm", "hm"):
-        v = getattr(value, attr, None)
-        if v is not None:
-            return str(v() if callable(v) else v)
-    info = getattr(value, "type", None)
-    if callable(info):  # cctbx space_group_info
-        return str(value)
-    return str(value)
+    return to_dataclass(IndexingParams, scope, "indexing")
 
 
 __all__ = [
