@@ -27,6 +27,9 @@ def test_lcysteine_process_stops_scaling_cleanly(shared_data: Path, tmp_path: Pa
     assert not (tmp_path / "scaled.refl").exists() and not (tmp_path / "merged.mtz").exists()
     assert "error: reflections: no symmetry-equivalent observations" in (tmp_path / "braggflow.scale.log").read_text()
     cell = read_experiments(tmp_path / "refined.expt")[0].crystal.unit_cell.parameters
-    # 1.5 deg of data: the cell is within 0.5 % of the full-data cell (DIALS: 5.420 8.142 12.002)
-    assert np.allclose(sorted(cell[:3]), KNOWN_CELL, rtol=5e-3)
+    # 15 reflections over 1.5 deg barely separate cell and distance: dials.refine on our
+    # bravais_setting_5.expt + reindexed.refl gives the same RMSDs as braggflow.refine
+    # (0.15883 / 0.18057 px / 0.57748 images) and 5.393(9) 8.094(10) 11.95(4); ours is within
+    # its esds, 0.8-1.0 % below the full-data cell. Bound: 1.5 %.
+    assert np.allclose(sorted(cell[:3]), KNOWN_CELL, rtol=1.5e-2)
     assert np.allclose(cell[3:], 90.0, atol=0.01)
