@@ -3,12 +3,17 @@
 One streaming pass per panel image for integer images:
 
 - the valid mask (static mask AND trusted range) is formed on the fly, never stored;
-- window sums are rolling column sums over the 2k+1 window rows (count and sum as int32
-  when the window area is below 128, sum of squares as float64), then 2k+1-column sums
-  along each row (branch-free in the interior, so LLVM vectorises them);
-- the dispersion test runs on whole rows with `_kernels._dispersion_row`'s expressions;
-- erosion follows h = min(kernel) - 1 rows behind: AND of the 2h+1 not-background rows,
-  then runs of 2h+1 along the row, skipping all-zero 8-pixel words;
+- each row is loaded once into a ring of 2k+1 rows (counted value and count, int32) and
+  the column sums over the window rows (count and sum as int32 when the window area is
+  below 128, else int64; sum of squares as int64) are updated in the same pass by the
+  difference between the row entering the window and the one leaving it;
+- for kernel_x = 3 (the default) the 7-column window sums are fused with the dispersion
+  test in one branch-free, vectorised loop per row (`_k3_general`); other widths form the
+  window sums per row first (`_window_cols`); the test uses `_kernels._dispersion_row`'s
+  expressions on float64 m, x, y;
+- erosion follows h = min(kernel) - 1 rows behind: byte-wise AND of the 2h+1
+  not-background rows, then of 2h+1 columns (vectorised passes), skipping all-zero
+  8-pixel words when collecting core pixels;
 - the (k+2) background mean is summed only around core pixels (column sums cached and
   moved down one row at a time).
 
@@ -33,56 +38,69 @@ EXACT_LIMIT = float(1 << 51)
 
 
 @jit
-def _column_update(image, mask, add, sub, low, high, cm, cx, cy, acc):
-    """Add row `add` to and remove row `sub` from the column sums (-1: none).
-
-    cm, cx : counts and sums (int32 when the window area is below 128, so no overflow for
-    pixels below 2**24; else float64); cy : float64 sums of squares. `acc` accumulates v*v
-    of added rows per column (for the exactness bound). The float64 sums hold exact
-    integers while the image's sum of squares is below 2**51.
-    """
-    nx = image.shape[1]
+def _load_row(image, mask, r, low, high, vals, cnts):
+    """Counted values (valid and below 2**24, else 0) and counts (0/1) of row r; returns
+    the row's sum of squares of the counted values (int64, exact)."""
+    row = image[r]
+    mrow = mask[r]
     zero = np.int32(0)
-    if add >= 0 and sub >= 0:
-        ra, rb, ma, mb = image[add], image[sub], mask[add], mask[sub]
-        for i in range(nx):
-            a = ra[i]
-            b = rb[i]
-            fa = np.float64(a)
-            fb = np.float64(b)
-            oka = ma[i] & (fa >= low) & (fa <= high) & (fa < BIG)
-            okb = mb[i] & (fb >= low) & (fb <= high) & (fb < BIG)
-            ia = np.int32(a) if oka else zero
-            ib = np.int32(b) if okb else zero
-            cm[i] += np.int32(oka) - np.int32(okb)
-            cx[i] += ia - ib
-            va = np.float64(ia)
-            vb = np.float64(ib)
-            cy[i] += va * va - vb * vb
-            acc[i] += va * va
-    elif add >= 0:
-        ra, ma = image[add], mask[add]
-        for i in range(nx):
-            a = ra[i]
-            fa = np.float64(a)
-            oka = ma[i] & (fa >= low) & (fa <= high) & (fa < BIG)
-            ia = np.int32(a) if oka else zero
-            cm[i] += np.int32(oka)
-            cx[i] += ia
-            va = np.float64(ia)
-            cy[i] += va * va
-            acc[i] += va * va
-    elif sub >= 0:
-        rb, mb = image[sub], mask[sub]
-        for i in range(nx):
-            b = rb[i]
-            fb = np.float64(b)
-            okb = mb[i] & (fb >= low) & (fb <= high) & (fb < BIG)
-            ib = np.int32(b) if okb else zero
-            cm[i] -= np.int32(okb)
-            cx[i] -= ib
-            vb = np.float64(ib)
-            cy[i] -= vb * vb
+    s = np.int64(0)
+    for i in range(vals.shape[0]):
+        a = row[i]
+        fa = np.float64(a)
+        ok = mrow[i] & (fa >= low) & (fa <= high) & (fa < BIG)
+        v = np.int32(a) if ok else zero
+        vals[i] = v
+        cnts[i] = np.int32(ok)
+        s += np.int64(v) * np.int64(v)
+    return s
+
+
+@jit
+def _column_replace(image, mask, r, low, high, vals, cnts, cm, cx, cy):
+    """Load row r into the ring slot (vals, cnts) that holds the row leaving the window,
+    updating the column sums by the difference; returns row r's sum of squares."""
+    row = image[r]
+    mrow = mask[r]
+    zero = np.int32(0)
+    s = np.int64(0)
+    for i in range(vals.shape[0]):
+        a = row[i]
+        fa = np.float64(a)
+        ok = mrow[i] & (fa >= low) & (fa <= high) & (fa < BIG)
+        v = np.int32(a) if ok else zero
+        c = np.int32(ok)
+        vo = vals[i]
+        vals[i] = v
+        cm[i] += c - cnts[i]
+        cnts[i] = c
+        cx[i] += v - vo
+        v64 = np.int64(v)
+        vo64 = np.int64(vo)
+        sq = v64 * v64
+        cy[i] += sq - vo64 * vo64
+        s += sq
+    return s
+
+
+@jit
+def _column_add(cm, cx, cy, cnts, vals):
+    """Add one loaded row to the column sums (cm, cx int32 or int64, cy int64)."""
+    for i in range(cm.shape[0]):
+        v = vals[i]
+        cm[i] += cnts[i]
+        cx[i] += v
+        cy[i] += np.int64(v) * np.int64(v)
+
+
+@jit
+def _column_sub(cm, cx, cy, cnts, vals):
+    """Remove one loaded row from the column sums."""
+    for i in range(cm.shape[0]):
+        v = vals[i]
+        cm[i] -= cnts[i]
+        cx[i] -= v
+        cy[i] -= np.int64(v) * np.int64(v)
 
 
 @jit
@@ -128,7 +146,7 @@ def _window_cols(c, k, out):
 def _dispersion_row_in_range(image, mask, j, low, high, wm, wx, wy, nsig_b, min_count, gain,
                              masked, out):
     """`_kernels._dispersion_row` (same expressions) with the pixel's validity (mask and
-    trusted range) formed on the fly and wm, wx of any numeric type."""
+    trusted range) formed on the fly; wm, wx, wy integer window sums."""
     n = wm.shape[0]
     row = image[j]
     mrow = mask[j]
@@ -136,9 +154,10 @@ def _dispersion_row_in_range(image, mask, j, low, high, wm, wx, wy, nsig_b, min_
         for i in range(n):
             f = np.float64(row[i])
             valid = mrow[i] & (f >= low) & (f <= high)
-            m = np.float64(wm[i])
+            mi = wm[i]
+            m = np.float64(mi)
             x = np.float64(wx[i])
-            a = m * wy[i] - x * x
+            a = m * np.float64(wy[i]) - x * x
             c = gain * x * (m - 1.0 + nsig_b * np.sqrt(2.0 * (m - 1.0)))
             ok = (m >= min_count) & (x >= 0) & (a > c)
             out[i] = ok if valid else masked
@@ -146,68 +165,218 @@ def _dispersion_row_in_range(image, mask, j, low, high, wm, wx, wy, nsig_b, min_
         for i in range(n):
             f = np.float64(row[i])
             valid = mrow[i] & (f >= low) & (f <= high)
-            m = np.float64(wm[i])
+            mi = wm[i]
+            m = np.float64(mi)
             x = np.float64(wx[i])
-            a = m * wy[i] - x * x - x * (m - 1.0)
+            a = m * np.float64(wy[i]) - x * x - x * (m - 1.0)
             c = x * nsig_b * np.sqrt(2.0 * (m - 1.0))
             ok = (m >= min_count) & (x >= 0) & (a > c)
             out[i] = ok if valid else masked
 
 
 @jit
-def _plain_strong_row(image, j, nb_padded, wm, wx, nsig_s, global_threshold, g, found, n_found):
-    """Strength test of plain `dispersion` at the not-background pixels of row j."""
+def _pixel_test(valid, m, x, y, nsig_b, min_count, gain, masked):
+    """`_kernels._dispersion_row`'s test of one pixel (same expressions) from float64
+    window count m, sum x and sum of squares y."""
+    if gain > 0:
+        a = m * y - x * x
+        c = gain * x * (m - 1.0 + nsig_b * np.sqrt(2.0 * (m - 1.0)))
+    else:
+        a = m * y - x * x - x * (m - 1.0)
+        c = x * nsig_b * np.sqrt(2.0 * (m - 1.0))
+    ok = (m >= min_count) & (x >= 0) & (a > c)
+    return ok if valid else masked
+
+
+@jit
+def _window_test_k3(image, mask, j, low, high, cm, cx, cy, nsig_b, min_count, gain, masked,
+                    out):
+    """Window sums over 7 columns (kernel_x = 3, window area below 128 so cm, cx are int32)
+    fused with the dispersion test of row j; out receives the not-background flags."""
+    nx = cm.shape[0]
+    row = image[j]
+    mrow = mask[j]
+    for i in range(nx):
+        if i == 3 and nx > 6:
+            break
+        c0, c1 = _bounds(i, nx, 3)
+        sm = 0
+        sx = 0
+        sy = 0
+        for q in range(c0, c1):
+            sm += cm[q]
+            sx += cx[q]
+            sy += cy[q]
+        f = np.float64(row[i])
+        valid = mrow[i] & (f >= low) & (f <= high)
+        out[i] = _pixel_test(valid, np.float64(sm), np.float64(sx), np.float64(sy), nsig_b,
+                             min_count, gain, masked)
+    if nx <= 6:
+        return
+    for i in range(nx - 3, nx):
+        c0, c1 = _bounds(i, nx, 3)
+        sm = 0
+        sx = 0
+        sy = 0
+        for q in range(c0, c1):
+            sm += cm[q]
+            sx += cx[q]
+            sy += cy[q]
+        f = np.float64(row[i])
+        valid = mrow[i] & (f >= low) & (f <= high)
+        out[i] = _pixel_test(valid, np.float64(sm), np.float64(sx), np.float64(sy), nsig_b,
+                             min_count, gain, masked)
+    _k3_general(row, mrow, low, high, cm, cx, cy, nsig_b, min_count, gain, masked, out, 3,
+                nx - 3)
+
+
+@jit
+def _k3_general(row, mrow, low, high, cm, cx, cy, nsig_b, min_count, gain, masked, out,
+                b0, b1):
+    """Pixels b0..b1-1 (3 <= b0, b1 <= nx - 3) of `_window_test_k3`, any counts."""
+    n = b1 - b0
+    m0, m1, m2, m3 = cm[b0 - 3:], cm[b0 - 2:], cm[b0 - 1:], cm[b0:]
+    m4, m5, m6 = cm[b0 + 1:], cm[b0 + 2:], cm[b0 + 3:]
+    x0, x1, x2, x3 = cx[b0 - 3:], cx[b0 - 2:], cx[b0 - 1:], cx[b0:]
+    x4, x5, x6 = cx[b0 + 1:], cx[b0 + 2:], cx[b0 + 3:]
+    y0, y1, y2, y3 = cy[b0 - 3:], cy[b0 - 2:], cy[b0 - 1:], cy[b0:]
+    y4, y5, y6 = cy[b0 + 1:], cy[b0 + 2:], cy[b0 + 3:]
+    r = row[b0:]
+    mr = mrow[b0:]
+    o = out[b0:]
+    if gain > 0:
+        for i in range(n):
+            sm = np.int32(m0[i] + m1[i] + m2[i] + m3[i] + m4[i] + m5[i] + m6[i])
+            sx = np.int32(x0[i] + x1[i] + x2[i] + x3[i] + x4[i] + x5[i] + x6[i])
+            sy = y0[i] + y1[i] + y2[i] + y3[i] + y4[i] + y5[i] + y6[i]
+            f = np.float64(r[i])
+            valid = mr[i] & (f >= low) & (f <= high)
+            m = np.float64(sm)
+            x = np.float64(sx)
+            a = m * np.float64(sy) - x * x
+            c = gain * x * (m - 1.0 + nsig_b * np.sqrt(2.0 * (m - 1.0)))
+            ok = (m >= min_count) & (x >= 0) & (a > c)
+            o[i] = ok if valid else masked
+    else:
+        for i in range(n):
+            sm = np.int32(m0[i] + m1[i] + m2[i] + m3[i] + m4[i] + m5[i] + m6[i])
+            sx = np.int32(x0[i] + x1[i] + x2[i] + x3[i] + x4[i] + x5[i] + x6[i])
+            sy = y0[i] + y1[i] + y2[i] + y3[i] + y4[i] + y5[i] + y6[i]
+            f = np.float64(r[i])
+            valid = mr[i] & (f >= low) & (f <= high)
+            m = np.float64(sm)
+            x = np.float64(sx)
+            a = m * np.float64(sy) - x * x - x * (m - 1.0)
+            c = x * nsig_b * np.sqrt(2.0 * (m - 1.0))
+            ok = (m >= min_count) & (x >= 0) & (a > c)
+            o[i] = ok if valid else masked
+
+
+@jit
+def _plain_strong_row(image, j, nb_padded, cm, cx, kx, nsig_s, global_threshold, g, found,
+                      n_found):
+    """Strength test of plain `dispersion` at the not-background pixels of row j (window
+    count and sum from the column sums cm, cx)."""
     nx = image.shape[1]
     words = nb_padded.view(np.uint64)
-    for w in range(words.shape[0]):
-        if words[w] == 0:
+    nw = words.shape[0]
+    for b in range(0, nw, 8):  # 64-pixel blocks, then 8-pixel words
+        e = min(b + 8, nw)
+        acc = np.uint64(0)
+        for w in range(b, e):
+            acc |= words[w]
+        if acc == 0:
             continue
-        for i in range(8 * w, min(8 * w + 8, nx)):
-            if nb_padded[i]:
-                m = np.float64(wm[i])
-                x = np.float64(wx[i])
-                v = np.float64(image[j, i])
-                if v > global_threshold and m * v - x > nsig_s * np.sqrt(g * x * m):
-                    found = _append(found, n_found, j * nx + i)
-                    n_found += 1
+        for w in range(b, e):
+            if words[w] == 0:
+                continue
+            for i in range(8 * w, min(8 * w + 8, nx)):
+                if nb_padded[i]:
+                    v = np.float64(image[j, i])
+                    if not v > global_threshold:
+                        continue
+                    c0, c1 = _bounds(i, nx, kx)
+                    sm = 0
+                    sx = 0
+                    for q in range(c0, c1):
+                        sm += cm[q]
+                        sx += cx[q]
+                    m = np.float64(sm)
+                    x = np.float64(sx)
+                    if m * v - x > nsig_s * np.sqrt(g * x * m):
+                        found = _append(found, n_found, j * nx + i)
+                        n_found += 1
     return found, n_found
 
 
 @jit
-def _erode_row(ring, r, ny, h, vand, core, found, n_found):
+def _erode_row(ring, r, ny, h, vand, hand, hand64, core, found, n_found, image, mask,
+               low, high, valid_only):
     """Core pixels of row r: not background with no background within h (Chebyshev).
 
     `ring` holds not-background rows (uint8, row j in slot j % len, padded to whole 8-byte
     words with zeros); `vand` (same padded width) receives the AND over the clipped rows
-    [r-h, r+h]. Words of `vand` that are all zero are skipped 8 pixels at a time.
+    [r-h, r+h], `hand` (same width, zero beyond nx; `hand64` its uint64 view) the AND of
+    `vand` over the clipped columns [i-h, i+h] (byte-wise passes, vectorised). Words of
+    `hand` that are all zero are skipped 8 pixels at a time. With `valid_only` (masked
+    pixels count as not background), only valid core pixels are collected and marked:
+    the background sums and the strength test read valid pixels only.
     """
     nx = core.shape[1]
     R = ring.shape[0]
     lo, hi = _bounds(r, ny, h)
     first = ring[lo % R]
-    for i in range(vand.shape[0]):
+    for i in range(nx):
         vand[i] = first[i]
     for q in range(lo + 1, hi):
         row = ring[q % R]
-        for i in range(vand.shape[0]):
+        for i in range(nx):
             vand[i] &= row[i]
-    words = vand.view(np.uint64)
-    for w in range(words.shape[0]):
-        if words[w] == 0:
-            continue
-        for i in range(8 * w, min(8 * w + 8, nx)):
-            if vand[i] == 0:
-                continue
+    for i in range(nx):
+        if i == h and nx > 2 * h:
+            break
+        c0, c1 = _bounds(i, nx, h)
+        v = vand[c0]
+        for c in range(c0 + 1, c1):
+            v &= vand[c]
+        hand[i] = v
+    if nx > 2 * h:
+        for i in range(nx - h, nx):
             c0, c1 = _bounds(i, nx, h)
-            ok = True
-            for c in range(c0, c1):
-                if vand[c] == 0:
-                    ok = False
-                    break
-            if ok:
-                core[r, i] = True
-                found = _append(found, n_found, r * nx + i)
-                n_found += 1
+            v = vand[c0]
+            for c in range(c0 + 1, c1):
+                v &= vand[c]
+            hand[i] = v
+        n = nx - 2 * h
+        o = hand[h:]
+        for i in range(n):
+            o[i] = vand[i]
+        for d in range(1, 2 * h + 1):
+            vd = vand[d:]
+            for i in range(n):
+                o[i] &= vd[i]
+    if valid_only:  # invalid pixels are never background nor strong: no need to mark them
+        row = image[r]
+        mrow = mask[r]
+        for i in range(nx):
+            f = np.float64(row[i])
+            hand[i] &= np.uint8(mrow[i] & (f >= low) & (f <= high))
+    nw = hand64.shape[0]
+    for b in range(0, nw, 8):  # 64-pixel blocks, then 8-pixel words
+        e = min(b + 8, nw)
+        acc = np.uint64(0)
+        for w in range(b, e):
+            acc |= hand64[w]
+        if acc == 0:
+            continue
+        for w in range(b, e):
+            if hand64[w] == 0:
+                continue
+            for i in range(8 * w, min(8 * w + 8, nx)):
+                if hand[i] != 0:
+                    core[r, i] = True
+                    found = _append(found, n_found, r * nx + i)
+                    n_found += 1
     return found, n_found
 
 
@@ -290,7 +459,7 @@ def fused_strong_pixels(
     if (2 * kernel_y + 1) * (2 * kernel_x + 1) < 128:  # int32 window counts and sums
         z = np.zeros(nx, dtype=np.int32)
         return _fused(*args, z, z.copy(), z.copy(), z.copy())
-    z = np.zeros(nx)
+    z = np.zeros(nx, dtype=np.int64)
     return _fused(*args, z, z.copy(), z.copy(), z.copy())
 
 
@@ -300,51 +469,75 @@ def _fused(
     min_count, gain, erode_from_mask, extended, cm, cx, wm, wx,
 ):
     ny, nx = image.shape
-    cy = np.zeros(nx)
-    wy = np.empty(nx)
+    cy = np.zeros(nx, dtype=np.int64)
+    wy = np.empty(nx, dtype=np.int64)
+    R = 2 * kernel_y + 1  # loaded rows [removed, added) live in slot row % R
+    vals = np.zeros((R, nx), dtype=np.int32)
+    cnts = np.zeros((R, nx), dtype=np.int32)
     h = min(kernel_y, kernel_x) - 1
     width = 8 * ((nx + 7) // 8)
     ring = np.zeros((2 * h + 2, width), dtype=np.uint8)
     vand = np.zeros(width, dtype=np.uint8)
+    hand = np.zeros(width, dtype=np.uint8)
+    hand64 = hand.view(np.uint64)
     found = np.empty(1024, dtype=np.int64)
     n_found = 0
     g = gain if gain > 0 else 1.0
-    acc = np.zeros(nx)
+    total = np.int64(0)  # sum of squares of the counted pixels, saturated at 2**62
+    cap = np.int64(1) << 62
     added = 0  # rows [removed, added) are in the column sums
     removed = 0
+    masked = (not erode_from_mask) if extended else False
+    small = (2 * kernel_y + 1) * (2 * kernel_x + 1) < 128  # cm, cx int32
     for j in range(ny):
         r0, r1 = _bounds(j, ny, kernel_y)
-        while added < r1 or removed < r0:
-            add = added if added < r1 else -1
-            sub = removed if removed < r0 else -1
-            _column_update(image, mask, add, sub, low, high, cm, cx, cy, acc)
-            added += add >= 0
-            removed += sub >= 0
+        while removed < r0 and added < r1 and added % R == removed % R:
+            total += _column_replace(image, mask, added, low, high, vals[added % R],
+                                     cnts[added % R], cm, cx, cy)
+            if total > cap:
+                total = cap
+            added += 1
+            removed += 1
+        while removed < r0:
+            _column_sub(cm, cx, cy, cnts[removed % R], vals[removed % R])
+            removed += 1
+        while added < r1:
+            total += _load_row(image, mask, added, low, high, vals[added % R], cnts[added % R])
+            if total > cap:
+                total = cap
+            _column_add(cm, cx, cy, cnts[added % R], vals[added % R])
+            added += 1
         nb = ring[j % ring.shape[0]][:nx].view(np.bool_)
-        masked = (not erode_from_mask) if extended else False
-        _window_cols(cm, kernel_x, wm)
-        _window_cols(cx, kernel_x, wx)
-        _window_cols(cy, kernel_x, wy)
-        _dispersion_row_in_range(
-            image, mask, j, low, high, wm, wx, wy, nsig_b, min_count, gain, masked, nb
-        )
+        k3 = kernel_x == 3 and small
+        if k3:
+            _window_test_k3(image, mask, j, low, high, cm, cx, cy, nsig_b, min_count, gain,
+                            masked, nb)
+        else:
+            _window_cols(cm, kernel_x, wm)
+            _window_cols(cx, kernel_x, wx)
+            _window_cols(cy, kernel_x, wy)
+            _dispersion_row_in_range(
+                image, mask, j, low, high, wm, wx, wy, nsig_b, min_count, gain, masked, nb
+            )
         if not extended:
             found, n_found = _plain_strong_row(
-                image, j, ring[j % ring.shape[0]], wm, wx, nsig_s, global_threshold, g, found,
-                n_found,
+                image, j, ring[j % ring.shape[0]], cm, cx, kernel_x, nsig_s, global_threshold,
+                g, found, n_found,
             )
             continue
         r = j - h
         if r >= 0:
-            found, n_found = _erode_row(ring, r, ny, h, vand, core, found, n_found)
-    exact = acc.sum() < EXACT_LIMIT
+            found, n_found = _erode_row(ring, r, ny, h, vand, hand, hand64, core, found,
+                                        n_found, image, mask, low, high, masked)
+    exact = np.float64(total) < EXACT_LIMIT
     if not extended:
         return found[:n_found], exact
     for r in range(max(ny - h, 0), ny):
-        found, n_found = _erode_row(ring, r, ny, h, vand, core, found, n_found)
+        found, n_found = _erode_row(ring, r, ny, h, vand, hand, hand64, core, found, n_found,
+                                    image, mask, low, high, masked)
     core_pixels = found[:n_found]
     # only valid core pixels above the global threshold can be strong: the background
-    # mean is needed there alone (with erode_from_mask False, masked gaps are all core)
+    # mean is needed there alone (invalid core pixels were not even collected)
     cand = np.empty(n_found, dtype=np.int64)
     n_cand = 0
     for q in range(n_found):

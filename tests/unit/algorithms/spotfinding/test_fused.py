@@ -224,3 +224,27 @@ def test_fill_shoeboxes_matches_numpy_twin():
         out.append((data, mask))
     assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
     assert np.count_nonzero(out[0][1]) == keys.size and out[0][0].sum() == values.sum()
+
+
+@pytest.mark.parametrize("shape", [(9, 1), (7, 5), (12, 6), (5, 7), (13, 8), (40, 71)])
+@pytest.mark.parametrize("case", [(3, 3, 1.0, True, True), (3, 3, 0.0, False, True),
+                                  (9, 3, 0.0, True, True), (3, 3, 1.5, True, False),
+                                  (1, 2, 0.0, False, True)])
+def test_fused_kernel_edges_and_wide_windows_match_numpy_twin(shape, case):
+    """Narrow images (window clipped at both sides of every row: the 7-column fast path's
+    edge code), a kernel_x = 3 window of area >= 128 (int64 column sums) and negative
+    values inside the trusted range all give the twin's pixels."""
+    ky, kx, gain, erode, extended = case
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    img = rng.poisson(1.0, shape).astype(np.int32)
+    img[rng.random(shape) < 0.05] = 60
+    img[rng.random(shape) < 0.03] = -3  # valid: the trusted range starts at -5
+    img[rng.random(shape) < 0.03] = -9  # below the trusted range
+    mask = rng.random(shape) > 0.05
+    core = np.zeros(shape, dtype=bool)
+    args = (img, mask, -5.0, 1000.0, core, ky, kx, 3.0, 2.0, 0.0, 2, gain, erode, extended)
+    flat, exact = _fused_kernels.fused_strong_pixels(*args)
+    ref, ref_exact = _reference.fused_strong_pixels(*args)
+    assert exact and ref_exact
+    assert np.array_equal(flat, ref)
+    assert not core.any()
