@@ -19,7 +19,7 @@ import numpy as np
 
 from braggflow.algorithms.merging.merge import merge_data
 from braggflow.algorithms.merging.statistics import merging_statistics
-from braggflow.algorithms.merging.unmerged import read_unmerged_mtz
+from braggflow.algorithms.merging.unmerged_mtz import read_unmerged_mtz
 from braggflow.algorithms.scaling.scaler import scale_data
 from braggflow.algorithms.symmetry.driver import determine_symmetry
 from braggflow.params import load_master

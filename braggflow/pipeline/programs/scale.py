@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from braggflow.algorithms.merging.statistics import merging_statistics
-from braggflow.algorithms.merging.unmerged import write_unmerged_mtz
+from braggflow.algorithms.merging.unmerged_mtz import write_unmerged_mtz
 from braggflow.algorithms.scaling.scaler import ScalingOptions, ScalingResult, scale_data
 from braggflow.pipeline.command import Program, RunContext, run_program
 from braggflow.pipeline.programs.symmetry import load_unmerged

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from braggflow.algorithms.merging.unmerged import UnmergedData, from_reflections, read_unmerged_mtz, write_unmerged_mtz
+from braggflow.algorithms.merging.unmerged import UnmergedData, from_reflections
+from braggflow.algorithms.merging.unmerged_mtz import read_unmerged_mtz, write_unmerged_mtz
 from braggflow.algorithms.symmetry.driver import determine_symmetry
 from braggflow.errors import InputDataError, UsageError
 from braggflow.pipeline.command import Program, RunContext, run_program

@@ -18,7 +18,8 @@ from braggflow.algorithms.merging.statistics import (
     random_half_split,
     volume_bin_limits,
 )
-from braggflow.algorithms.merging.unmerged import UnmergedData, write_unmerged_mtz
+from braggflow.algorithms.merging.unmerged import UnmergedData
+from braggflow.algorithms.merging.unmerged_mtz import write_unmerged_mtz
 from braggflow.algorithms.scaling.synthetic import simulate_unmerged
 from braggflow.errors import InputDataError
 
@@ -143,7 +144,7 @@ def test_identical_to_iotbx_merging_statistics(tmp_path):
     d, _ = simulate_unmerged("P 43 21 2", (50, 50, 70, 90, 90, 90), d_min=2.2, n_batches=40, seed=5, multiplicity=3.0)
     path = tmp_path / "obs.mtz"
     write_unmerged_mtz(d, path)
-    from braggflow.algorithms.merging.unmerged import read_unmerged_mtz
+    from braggflow.algorithms.merging.unmerged_mtz import read_unmerged_mtz
 
     data = read_unmerged_mtz(path)  # the float32 values iotbx sees
     script = tmp_path / "stats.py"

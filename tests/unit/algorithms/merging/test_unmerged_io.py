@@ -8,7 +8,8 @@ import pytest
 
 from braggflow.algorithms.merging.french_wilson import french_wilson
 from braggflow.algorithms.merging.merge import merge_data, write_merged_mtz
-from braggflow.algorithms.merging.unmerged import UnmergedData, check_cell_matches, from_reflections, read_unmerged_mtz, write_unmerged_mtz
+from braggflow.algorithms.merging.unmerged import UnmergedData, check_cell_matches, from_reflections
+from braggflow.algorithms.merging.unmerged_mtz import read_unmerged_mtz, write_unmerged_mtz
 from braggflow.algorithms.scaling.synthetic import simulate_unmerged
 from braggflow.errors import InputDataError
 

@@ -9,7 +9,7 @@ import pytest
 
 from braggflow.algorithms.merging.merge import merge_data
 from braggflow.algorithms.merging.statistics import merging_statistics
-from braggflow.algorithms.merging.unmerged import write_unmerged_mtz
+from braggflow.algorithms.merging.unmerged_mtz import write_unmerged_mtz
 from braggflow.algorithms.scaling import scaler as S
 from braggflow.algorithms.scaling.model import Smoother, auto_intervals, build_model, real_sph_harm
 from braggflow.algorithms.scaling.synthetic import simulate_unmerged

@@ -68,7 +68,7 @@ def test_reindexes_from_primitive_basis(sg, cell):
     ("rs_hewl_24idc/HEWL_unmerged.mtz", {"P 41 21 2", "P 43 21 2"}),  # enantiomorphs
 ])
 def test_real_data_known_space_group(shared_data, name, expected):
-    from braggflow.algorithms.merging.unmerged import read_unmerged_mtz
+    from braggflow.algorithms.merging.unmerged_mtz import read_unmerged_mtz
 
     data = read_unmerged_mtz(shared_data / "mtz" / name)
     if data.space_group.centring_type() == "P":
