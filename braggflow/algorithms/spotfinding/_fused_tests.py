@@ -56,6 +56,22 @@ def _pixel_test(valid, m, x, y, nsig_b, min_count, gain, masked):
 
 
 @jit
+def _edge_test(row, mrow, i, nx, low, high, cm, cx, cy, nsig_b, min_count, gain, masked):
+    """The width-3 test at an edge column i (window cut by the image border)."""
+    c0, c1 = _bounds(i, nx, 3)
+    sm = 0
+    sx = 0
+    sy = 0
+    for q in range(c0, c1):
+        sm += cm[q]
+        sx += cx[q]
+        sy += cy[q]
+    f = np.float64(row[i])
+    valid = mrow[i] & (f >= low) & (f <= high)
+    return _pixel_test(valid, np.float64(sm), np.float64(sx), np.float64(sy), nsig_b, min_count, gain, masked)
+
+
+@jit
 def _window_test_k3(image, mask, j, low, high, cm, cx, cy, nsig_b, min_count, gain, masked,
                     out):
     """Window sums over 7 columns (kernel_x = 3, window area below 128 so cm, cx are int32)
@@ -66,33 +82,11 @@ def _window_test_k3(image, mask, j, low, high, cm, cx, cy, nsig_b, min_count, ga
     for i in range(nx):
         if i == 3 and nx > 6:
             break
-        c0, c1 = _bounds(i, nx, 3)
-        sm = 0
-        sx = 0
-        sy = 0
-        for q in range(c0, c1):
-            sm += cm[q]
-            sx += cx[q]
-            sy += cy[q]
-        f = np.float64(row[i])
-        valid = mrow[i] & (f >= low) & (f <= high)
-        out[i] = _pixel_test(valid, np.float64(sm), np.float64(sx), np.float64(sy), nsig_b,
-                             min_count, gain, masked)
+        out[i] = _edge_test(row, mrow, i, nx, low, high, cm, cx, cy, nsig_b, min_count, gain, masked)
     if nx <= 6:
         return
     for i in range(nx - 3, nx):
-        c0, c1 = _bounds(i, nx, 3)
-        sm = 0
-        sx = 0
-        sy = 0
-        for q in range(c0, c1):
-            sm += cm[q]
-            sx += cx[q]
-            sy += cy[q]
-        f = np.float64(row[i])
-        valid = mrow[i] & (f >= low) & (f <= high)
-        out[i] = _pixel_test(valid, np.float64(sm), np.float64(sx), np.float64(sy), nsig_b,
-                             min_count, gain, masked)
+        out[i] = _edge_test(row, mrow, i, nx, low, high, cm, cx, cy, nsig_b, min_count, gain, masked)
     _k3_general(row, mrow, low, high, cm, cx, cy, nsig_b, min_count, gain, masked, out, 3,
                 nx - 3)
 
